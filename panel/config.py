@@ -1,0 +1,69 @@
+"""Where settings come from: defaults, then `instance/config.py`, then the environment."""
+
+import os
+import secrets
+from pathlib import Path
+
+PROJECT_ROOT = Path(__file__).resolve().parent.parent
+
+DEFAULTS = {
+    "MARKETPLACE_URL": "http://127.0.0.1:5000/store",
+    "CATALOG_TTL_SECONDS": 3600,
+    "MAX_PACKAGE_BYTES": 50 * 1024 * 1024,
+    "MAX_UNPACKED_BYTES": 200 * 1024 * 1024,
+    "MAX_ARCHIVE_ENTRIES": 5000,
+    "MAX_COMPRESSION_RATIO": 200,
+    "PENDING_UPLOAD_TTL_SECONDS": 3600,
+    "LANGUAGES": ["en", "fr", "ru"],
+    "BABEL_DEFAULT_LOCALE": "en",
+    "WTF_CSRF_TIME_LIMIT": None,
+    "WTF_CSRF_SSL_STRICT": False,
+    "SESSION_COOKIE_HTTPONLY": True,
+    "SESSION_COOKIE_SAMESITE": "Lax",
+    "SQLALCHEMY_ENGINE_OPTIONS": {"pool_pre_ping": True},
+    "EMBEDDED_HUB": True,
+}
+
+ENV_KEYS = ("MARKETPLACE_URL", "DATABASE_URL", "SECRET_KEY")
+
+
+def instance_path_from_env() -> str:
+    return os.path.abspath(os.environ.get("PANEL_INSTANCE_PATH") or PROJECT_ROOT / "instance")
+
+
+def load_secret_key(instance_path: Path) -> str:
+    """A key generated once per installation and kept in the instance folder."""
+    key_file = instance_path / "secret_key"
+    if key_file.exists():
+        return key_file.read_text().strip()
+    key = secrets.token_hex(32)
+    fd = os.open(key_file, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    with os.fdopen(fd, "w") as fh:
+        fh.write(key)
+    return key
+
+
+def configure(app, test_config=None) -> None:
+    instance = Path(app.instance_path)
+    instance.mkdir(parents=True, exist_ok=True)
+    app.config.from_mapping(DEFAULTS)
+    app.config.from_pyfile("config.py", silent=True)
+    for key in ENV_KEYS:
+        if os.environ.get(key):
+            app.config[key] = os.environ[key]
+    if test_config:
+        app.config.from_mapping(test_config)
+    if app.config.get("DATABASE_URL"):
+        app.config["SQLALCHEMY_DATABASE_URI"] = app.config["DATABASE_URL"]
+    app.config.setdefault("SQLALCHEMY_DATABASE_URI", f"sqlite:///{instance / 'panel.db'}")
+    if not app.config.get("SECRET_KEY"):
+        try:
+            app.config["SECRET_KEY"] = load_secret_key(instance)
+        except FileExistsError:  # another worker wrote it between our check and create
+            app.config["SECRET_KEY"] = load_secret_key(instance)
+    app.config.setdefault("MODULES_PATH", str(instance / "modules"))
+    app.config.setdefault("STAGING_PATH", str(instance / "staging"))
+    app.config.setdefault("BACKUPS_PATH", str(instance / "backups"))
+    app.config.setdefault("CACHE_PATH", str(instance / "cache"))
+    for key in ("MODULES_PATH", "STAGING_PATH", "BACKUPS_PATH", "CACHE_PATH"):
+        Path(app.config[key]).mkdir(parents=True, exist_ok=True)

@@ -1,0 +1,3 @@
+"""A module that fails to import, on purpose."""
+
+raise RuntimeError("this module is broken on purpose")

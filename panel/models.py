@@ -1,0 +1,158 @@
+"""The panel's tables. Schema changes go through migrations in panel/migrations."""
+
+from datetime import datetime, timezone
+
+from flask_login import UserMixin
+from sqlalchemy import JSON, Boolean, DateTime, ForeignKey, Integer, String, Text, UniqueConstraint
+from sqlalchemy.orm import Mapped, mapped_column
+from werkzeug.security import check_password_hash, generate_password_hash
+
+from .extensions import db
+
+
+def utcnow() -> datetime:
+    return datetime.now(timezone.utc).replace(tzinfo=None)
+
+
+class User(UserMixin, db.Model):
+    __tablename__ = "users"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    username: Mapped[str] = mapped_column(String(64), unique=True)
+    password_hash: Mapped[str] = mapped_column(String(256))
+    locale: Mapped[str | None] = mapped_column(String(8), nullable=True)
+    created_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
+
+    def set_password(self, password: str) -> None:
+        self.password_hash = generate_password_hash(password)
+
+    def check_password(self, password: str) -> bool:
+        return check_password_hash(self.password_hash, password)
+
+
+class MenuSection(db.Model):
+    __tablename__ = "menu_sections"
+    key: Mapped[str] = mapped_column(String(48), primary_key=True)
+    label: Mapped[str] = mapped_column(String(40))
+    builtin: Mapped[bool] = mapped_column(Boolean, default=False)
+    position: Mapped[int] = mapped_column(Integer, default=0)
+
+
+class Module(db.Model):
+    __tablename__ = "modules"
+    slug: Mapped[str] = mapped_column(String(48), primary_key=True)
+    name: Mapped[str] = mapped_column(String(120))
+    version: Mapped[str] = mapped_column(String(64))
+    description: Mapped[str] = mapped_column(Text, default="")
+    author: Mapped[str] = mapped_column(String(120), default="")
+    category: Mapped[str] = mapped_column(String(64), default="")
+    docs_url: Mapped[str] = mapped_column(String(500), default="")
+    manifest: Mapped[dict] = mapped_column(JSON, default=dict)
+    state: Mapped[str] = mapped_column(String(16), default="disabled", index=True)
+    error: Mapped[str | None] = mapped_column(Text, nullable=True)
+    source: Mapped[str] = mapped_column(String(32), default="folder")
+    previous_version: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    installed_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow, onupdate=utcnow)
+    # Sidebar entry: what the administrator chose, falling back to the manifest's defaults.
+    show_in_sidebar: Mapped[bool] = mapped_column(Boolean, default=True)
+    section_key: Mapped[str | None] = mapped_column(
+        String(48), ForeignKey("menu_sections.key", ondelete="SET NULL"), nullable=True
+    )
+    custom_label: Mapped[str | None] = mapped_column(String(40), nullable=True)
+    position: Mapped[int] = mapped_column(Integer, default=0)
+
+    @property
+    def menu(self) -> dict:
+        return (self.manifest or {}).get("menu") or {}
+
+    @property
+    def label(self) -> str:
+        return self.custom_label or self.menu.get("label") or self.name
+
+    @property
+    def icon(self) -> str:
+        return self.menu.get("icon") or "puzzle"
+
+
+class ModuleSetting(db.Model):
+    __tablename__ = "module_settings"
+    slug: Mapped[str] = mapped_column(String(48), primary_key=True)
+    key: Mapped[str] = mapped_column(String(64), primary_key=True)
+    value: Mapped[object] = mapped_column(JSON, nullable=True)
+
+
+class ModuleMigration(db.Model):
+    """Which of a module's own migrations have run against this database."""
+
+    __tablename__ = "module_migrations"
+    slug: Mapped[str] = mapped_column(String(48), primary_key=True)
+    name: Mapped[str] = mapped_column(String(120), primary_key=True)
+    applied_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
+
+
+class PanelState(db.Model):
+    """Shared counters every worker reads; `generation` moves on each module state change."""
+
+    __tablename__ = "panel_state"
+    key: Mapped[str] = mapped_column(String(64), primary_key=True)
+    value: Mapped[int] = mapped_column(Integer, default=0)
+
+
+class AuditEvent(db.Model):
+    __tablename__ = "audit_events"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    at: Mapped[datetime] = mapped_column(DateTime, default=utcnow, index=True)
+    actor: Mapped[str] = mapped_column(String(64))
+    action: Mapped[str] = mapped_column(String(48))
+    slug: Mapped[str | None] = mapped_column(String(48), nullable=True)
+    detail: Mapped[str] = mapped_column(Text, default="")
+
+
+class Job(db.Model):
+    """Long work (install, update) whose progress any worker can report."""
+
+    __tablename__ = "jobs"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    kind: Mapped[str] = mapped_column(String(32))
+    slug: Mapped[str | None] = mapped_column(String(48), nullable=True, index=True)
+    state: Mapped[str] = mapped_column(String(16), default="queued")  # queued|running|done|failed
+    phase: Mapped[str] = mapped_column(String(32), default="queued")
+    bytes_done: Mapped[int] = mapped_column(Integer, default=0)
+    bytes_total: Mapped[int] = mapped_column(Integer, default=0)
+    files_done: Mapped[int] = mapped_column(Integer, default=0)
+    files_total: Mapped[int] = mapped_column(Integer, default=0)
+    message: Mapped[str] = mapped_column(Text, default="")
+    params: Mapped[dict] = mapped_column(JSON, default=dict)
+    actor: Mapped[str] = mapped_column(String(64), default="")
+    created_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow, onupdate=utcnow)
+
+
+class InstallJournal(db.Model):
+    """Each step of an install, written before it is taken, so a crash can be undone."""
+
+    __tablename__ = "install_journal"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    slug: Mapped[str] = mapped_column(String(48), index=True)
+    job_id: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    step: Mapped[str] = mapped_column(String(32))
+    data: Mapped[dict] = mapped_column(JSON, default=dict)
+    done: Mapped[bool] = mapped_column(Boolean, default=False)
+    created_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
+
+
+class CatalogCache(db.Model):
+    """The last good catalog from the marketplace, with when and how it was fetched."""
+
+    __tablename__ = "catalog_cache"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    url: Mapped[str] = mapped_column(String(500))
+    etag: Mapped[str | None] = mapped_column(String(200), nullable=True)
+    data: Mapped[list] = mapped_column(JSON, default=list)
+    skipped: Mapped[int] = mapped_column(Integer, default=0)
+    fetched_at: Mapped[datetime | None] = mapped_column(DateTime, nullable=True)
+    checked_at: Mapped[datetime | None] = mapped_column(DateTime, nullable=True)
+    last_error: Mapped[str | None] = mapped_column(Text, nullable=True)
+    last_error_at: Mapped[datetime | None] = mapped_column(DateTime, nullable=True)
+
+    __table_args__ = (UniqueConstraint("url"),)

@@ -1,0 +1,144 @@
+"""Which modules this worker process has loaded, kept in step with the database.
+
+The database is the only truth: every module state change moves the shared `generation`
+counter, and each worker compares it with the generation it loaded before serving a module
+page. So a toggle made by one worker is seen by every other one on its very next request.
+"""
+
+import itertools
+import logging
+import threading
+import traceback
+from dataclasses import dataclass
+from pathlib import Path
+
+from sqlalchemy import select
+
+from ..extensions import db
+from ..models import Module, ModuleMigration, PanelState
+from .facade import ModuleAPI
+from .importer import ModuleFinder
+
+log = logging.getLogger(__name__)
+_namespaces = itertools.count(1)
+
+
+class LoadError(Exception):
+    """Module code raised while importing or setting up; the message is for its card."""
+
+
+@dataclass
+class LoadedModule:
+    slug: str
+    token: str
+    api: ModuleAPI
+    path: Path
+
+
+def load_token(module: Module) -> str:
+    return f"{module.version}@{module.installed_at.isoformat() if module.installed_at else ''}"
+
+
+def describe(exc: BaseException) -> str:
+    frames = traceback.extract_tb(exc.__traceback__)
+    where = f" ({Path(frames[-1].filename).name}, line {frames[-1].lineno})" if frames else ""
+    return f"{type(exc).__name__}: {exc}{where}"[:1000]
+
+
+def bump_generation() -> None:
+    """Tell every worker that module states changed; part of the caller's transaction."""
+    updated = db.session.execute(
+        PanelState.__table__.update().where(PanelState.key == "generation")
+        .values(value=PanelState.value + 1)
+    )
+    if updated.rowcount == 0:
+        db.session.add(PanelState(key="generation", value=1))
+
+
+def current_generation() -> int:
+    value = db.session.execute(select(PanelState.value).where(PanelState.key == "generation")).scalar()
+    return value or 0
+
+
+class Registry:
+    def __init__(self, modules_path: str):
+        self.modules_path = Path(modules_path)
+        self.finder = ModuleFinder(f"_panel_modules_{next(_namespaces)}", self.modules_path)
+        self.finder.install()
+        self.loaded: dict[str, LoadedModule] = {}
+        self.generation: int | None = None
+        self.lock = threading.RLock()
+
+    # loading -----------------------------------------------------------------------
+    def load(self, module: Module) -> LoadedModule:
+        """Import the module's code afresh and run its `setup(api)`; raises LoadError."""
+        path = self.modules_path / module.slug
+        if not (path / "__init__.py").is_file():
+            raise LoadError(f"FileNotFoundError: {module.slug}/__init__.py is missing")
+        try:
+            code = self.finder.import_module(module.slug)
+            setup = getattr(code, "setup", None)
+            if not callable(setup):
+                raise LoadError(f"{module.slug}/__init__.py defines no setup(api) function")
+            api = ModuleAPI(module.slug, module.manifest or {}, f"/m/{module.slug}")
+            setup(api)
+        except LoadError:
+            self.finder.forget(module.slug)
+            raise
+        except Exception as exc:  # noqa: BLE001 — any error in module code is the module's
+            self.finder.forget(module.slug)
+            raise LoadError(describe(exc)) from exc
+        return LoadedModule(module.slug, load_token(module), api, path)
+
+    def adopt(self, loaded: LoadedModule) -> None:
+        with self.lock:
+            self.loaded[loaded.slug] = loaded
+
+    def drop(self, slug: str) -> None:
+        with self.lock:
+            self.loaded.pop(slug, None)
+            self.finder.forget(slug)
+
+    # keeping in step ------------------------------------------------------------------
+    def sync(self) -> None:
+        generation = current_generation()
+        if generation == self.generation:
+            return
+        with self.lock:
+            enabled = {m.slug: m for m in db.session.scalars(select(Module).where(Module.state == "enabled"))}
+            for slug in list(self.loaded):
+                if slug not in enabled or self.loaded[slug].token != load_token(enabled[slug]):
+                    self.drop(slug)
+            for slug, module in enabled.items():
+                if slug in self.loaded:
+                    continue
+                try:
+                    self.adopt(self.load(module))
+                except LoadError as exc:
+                    log.error("module %s is enabled but failed to load in this worker: %s", slug, exc)
+            self.generation = generation
+
+    def get(self, slug: str) -> LoadedModule | None:
+        self.sync()
+        return self.loaded.get(slug)
+
+
+def run_module_migrations(slug: str, path: Path, api: ModuleAPI) -> list[str]:
+    """Run the module's pending `migrations/NNNN_*.py` files (each defines `upgrade(db)`)."""
+    folder = path / "migrations"
+    if not folder.is_dir():
+        return []
+    done = set(db.session.scalars(select(ModuleMigration.name).where(ModuleMigration.slug == slug)))
+    applied = []
+    for file in sorted(folder.glob("[0-9]*.py")):
+        if file.stem in done:
+            continue
+        namespace: dict = {"__name__": f"module_migration_{slug}_{file.stem}", "__file__": str(file)}
+        try:
+            exec(compile(file.read_text(encoding="utf-8"), str(file), "exec"), namespace)
+            namespace["upgrade"](api.db)
+        except Exception as exc:  # noqa: BLE001
+            raise LoadError(f"migration {file.name}: {describe(exc)}") from exc
+        db.session.add(ModuleMigration(slug=slug, name=file.stem))
+        applied.append(file.stem)
+    return applied

@@ -1,0 +1,15 @@
+"""The audit trail: who did what to which module, and when."""
+
+from sqlalchemy import select
+
+from ..extensions import db
+from ..models import AuditEvent
+
+
+def record(actor: str, action: str, slug: str | None = None, detail: str = "") -> None:
+    """Add an event to the caller's transaction (committed with the change it describes)."""
+    db.session.add(AuditEvent(actor=actor or "system", action=action, slug=slug, detail=detail[:2000]))
+
+
+def recent(limit: int = 15) -> list[AuditEvent]:
+    return list(db.session.scalars(select(AuditEvent).order_by(AuditEvent.id.desc()).limit(limit)))

@@ -1,0 +1,35 @@
+"""Installed modules: the list, and switching each on and off."""
+
+from flask import Blueprint, render_template, request
+from flask_login import current_user
+
+from .. import presenters
+from ..services import modules
+from .rendering import page_or_fragment
+
+bp = Blueprint("modules", __name__, url_prefix="/modules")
+
+
+@bp.get("")
+def index():
+    modules.discover(current_user.username)
+    context = presenters.module_list_context(request.args.get("q", "")[:100], request.args.get("state", ""))
+    return page_or_fragment("modules/index.html", "partials/module_list.html", **context)
+
+
+def card_with_sidebar(module):
+    """A toggle's answer: the card, plus the sidebar out of band. Nothing more."""
+    return render_template("partials/card_and_sidebar.html", **presenters.card_context(module),
+                           **presenters.sidebar_context())
+
+
+@bp.post("/<slug>/enable")
+def enable(slug):
+    module = modules.enable(slug, current_user.username)
+    return card_with_sidebar(module)
+
+
+@bp.post("/<slug>/disable")
+def disable(slug):
+    module = modules.disable(slug, current_user.username)
+    return card_with_sidebar(module)

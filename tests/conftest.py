@@ -1,0 +1,92 @@
+"""Fixtures `app`, `client`, `runner` (as in Flask's tutorial) and helpers to sign in and install."""
+
+import re
+import shutil
+from pathlib import Path
+
+import pytest
+
+from panel import MIGRATIONS_DIR, create_app
+from panel.extensions import db
+
+ROOT = Path(__file__).resolve().parent.parent
+SOURCES = ROOT / "panel" / "hub" / "sources"
+PASSWORD = "correct horse battery"
+
+
+@pytest.fixture(scope="session")
+def migrated_db(tmp_path_factory) -> Path:
+    """Run the migrations once; each test starts from a copy of that database."""
+    import flask_migrate
+
+    folder = tmp_path_factory.mktemp("template-instance")
+    app = create_app({"TESTING": True, "INSTANCE_PATH": str(folder), "SECRET_KEY": "test"})
+    with app.app_context():
+        flask_migrate.upgrade(directory=MIGRATIONS_DIR)
+        db.engine.dispose()
+    return folder / "panel.db"
+
+
+def make_app(instance: Path, migrated_db: Path, **config):
+    instance.mkdir(parents=True, exist_ok=True)
+    shutil.copy(migrated_db, instance / "panel.db")
+    return create_app({"TESTING": True, "INSTANCE_PATH": str(instance), "SECRET_KEY": "test-secret", **config})
+
+
+@pytest.fixture
+def app(tmp_path, migrated_db):
+    app = make_app(tmp_path / "instance", migrated_db)
+    yield app
+    with app.app_context():
+        db.engine.dispose()
+
+
+@pytest.fixture
+def client(app):
+    return app.test_client()
+
+
+@pytest.fixture
+def runner(app):
+    return app.test_cli_runner()
+
+
+def csrf_token(client, path="/modules") -> str:
+    html = client.get(path).get_data(as_text=True)
+    match = re.search(r'"X-CSRFToken": "([^"]+)"', html) or re.search(r'name="csrf_token" value="([^"]+)"', html)
+    assert match, f"no CSRF token on {path}"
+    return match.group(1)
+
+
+def create_admin(app, name="admin", password=PASSWORD):
+    from panel.services import users
+
+    with app.app_context():
+        users.create(name, password)
+
+
+def sign_in(client, name="admin", password=PASSWORD):
+    token = csrf_token(client, "/login")
+    response = client.post("/login", data={"username": name, "password": password, "csrf_token": token})
+    assert response.status_code == 302, response.get_data(as_text=True)
+    return csrf_token(client)
+
+
+@pytest.fixture
+def admin_client(app, client):
+    """A client signed in as the administrator; `client.csrf` holds a valid token."""
+    create_admin(app)
+    client.csrf = sign_in(client)
+    return client
+
+
+def install_sample(app, slug: str, source: Path | None = None) -> None:
+    from panel import installer_bridge
+
+    with app.app_context():
+        installer_bridge.install_dir(source or SOURCES / slug, "test")
+
+
+def htmx_post(client, path, data=None, token=None, **headers):
+    return client.post(path, data=data or {}, headers={"HX-Request": "true",
+                                                      "X-CSRFToken": token or client.csrf, **headers})
