@@ -90,3 +90,74 @@ def install_sample(app, slug: str, source: Path | None = None) -> None:
 def htmx_post(client, path, data=None, token=None, **headers):
     return client.post(path, data=data or {}, headers={"HX-Request": "true",
                                                       "X-CSRFToken": token or client.csrf, **headers})
+
+
+# --- live server and browser --------------------------------------------------------------------
+
+CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
+CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--no-first-run", "--disable-background-networking",
+                 "--disable-component-update", "--disable-sync", "--disable-quic"]
+
+
+class LiveServer:
+    """The app served by Werkzeug in a thread on a free loopback port."""
+
+    def __init__(self, app):
+        import threading
+
+        from werkzeug.serving import make_server
+
+        self.app = app
+        self.server = make_server("127.0.0.1", 0, app, threaded=True)
+        self.url = f"http://127.0.0.1:{self.server.server_port}"
+        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
+        self.thread.start()
+
+    def stop(self):
+        self.server.shutdown()
+        self.thread.join(timeout=10)
+
+
+@pytest.fixture
+def live_server(app):
+    server = LiveServer(app)
+    yield server
+    server.stop()
+
+
+@pytest.fixture(scope="session")
+def chromium(tmp_path_factory):
+    if not Path(CHROMIUM).exists():
+        pytest.skip("Chromium is not installed: `apt-get install chromium` (Debian) puts it at /usr/bin/chromium")
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as playwright:
+        context = playwright.chromium.launch_persistent_context(
+            str(tmp_path_factory.mktemp("chromium-profile")), executable_path=CHROMIUM, headless=True,
+            args=CHROMIUM_ARGS, viewport={"width": 1280, "height": 900},
+        )
+        yield context
+        context.close()
+
+
+@pytest.fixture
+def page(chromium):
+    """A fresh tab (cookies cleared) that fails the test on any JavaScript error or CSP violation."""
+    chromium.clear_cookies()
+    tab = chromium.new_page()
+    tab.set_default_timeout(10_000)
+    errors = []
+    tab.on("pageerror", lambda exc: errors.append(str(exc)))
+    tab.on("console", lambda msg: errors.append(msg.text) if msg.type == "error" and
+           "Content Security Policy" in msg.text else None)
+    yield tab
+    tab.close()
+    assert not errors, f"errors in the browser: {errors}"
+
+
+def browser_sign_in(page, base_url, name="admin", password=PASSWORD):
+    page.goto(f"{base_url}/login")
+    page.fill("#username", name)
+    page.fill("#password", password)
+    page.click("button[type=submit]")
+    page.wait_for_url(f"{base_url}/")
