@@ -1,11 +1,9 @@
 """`flask --app app admin …` and `flask --app app modules …`. Errors: one line, non-zero exit."""
 
 import json
-import shutil
 from pathlib import Path
 
 import click
-from flask import current_app
 from flask.cli import AppGroup
 
 from .errors import PanelError
@@ -86,6 +84,15 @@ def modules_install_dir(path):
     click.echo(f"{slug} installed (disabled); enable it with: flask --app app modules enable {slug}")
 
 
+# Commands defined in other files attach themselves to `modules_cli` when imported.
+CLI_EXTENSIONS = [
+]
+
+
 def register_cli(app) -> None:
+    import importlib
+
+    for name in CLI_EXTENSIONS:
+        importlib.import_module(f"panel.{name}")
     app.cli.add_command(admin_cli)
     app.cli.add_command(modules_cli)

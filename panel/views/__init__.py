@@ -13,11 +13,21 @@ from .rendering import error_response
 log = logging.getLogger(__name__)
 
 
-def register_blueprints(app) -> None:
-    from . import assets, auth, dashboard, module_pages, modules
+# One area a line: `panel/views/<name>.py` defines `bp`.
+BLUEPRINTS = [
+    "assets",
+    "auth",
+    "dashboard",
+    "modules",
+    "module_pages",
+]
 
-    for blueprint in (assets.bp, auth.bp, dashboard.bp, modules.bp, module_pages.bp):
-        app.register_blueprint(blueprint)
+
+def register_blueprints(app) -> None:
+    import importlib
+
+    for name in BLUEPRINTS:
+        app.register_blueprint(importlib.import_module(f"{__name__}.{name}").bp)
 
     @app.errorhandler(PanelError)
     def panel_error(exc):
