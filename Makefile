@@ -6,7 +6,7 @@ HOST ?= 127.0.0.1
 PORT ?= 5000
 WORKERS ?= 2
 
-.PHONY: run test setup translations bench clean
+.PHONY: run test setup translations i18n bench clean
 
 $(BIN)/.installed: requirements.txt tests/requirements.txt
 	$(PYTHON) -m venv $(VENV)
@@ -29,6 +29,11 @@ run: setup
 
 test: setup
 	$(BIN)/python -m pytest -q tests
+
+# After changing user-facing strings: refresh the catalogs, then translate the new entries.
+i18n: $(BIN)/.installed
+	$(BIN)/pybabel extract -F panel/babel.cfg -k _l --no-location --sort-output -o panel/translations/messages.pot .
+	$(BIN)/pybabel update -i panel/translations/messages.pot -d panel/translations --no-fuzzy-matching --ignore-obsolete
 
 bench: setup
 	for b in bench/*.py; do $(BIN)/python $$b || exit 1; done

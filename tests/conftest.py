@@ -14,6 +14,21 @@ SOURCES = ROOT / "panel" / "hub" / "sources"
 PASSWORD = "correct horse battery"
 
 
+@pytest.fixture(scope="session", autouse=True)
+def compiled_catalogs():
+    """Compile the .po catalogs the way `make translations` does, so a test run never uses stale ones."""
+    from babel.messages.mofile import write_mo
+    from babel.messages.pofile import read_po
+
+    for po_file in (ROOT / "panel" / "translations").glob("*/LC_MESSAGES/messages.po"):
+        mo_file = po_file.with_suffix(".mo")
+        if not mo_file.exists() or mo_file.stat().st_mtime < po_file.stat().st_mtime:
+            with po_file.open("rb") as fh:
+                catalog = read_po(fh)
+            with mo_file.open("wb") as fh:
+                write_mo(fh, catalog)
+
+
 @pytest.fixture(scope="session")
 def migrated_db(tmp_path_factory) -> Path:
     """Run the migrations once; each test starts from a copy of that database."""

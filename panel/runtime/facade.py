@@ -51,6 +51,11 @@ class ModuleSettings(Mapping):
 class ModuleDatabase:
     """SQL on the panel's database, for the module's own tables (named with `api.table`)."""
 
+    @property
+    def dialect(self) -> str:
+        """"sqlite" or "postgresql": for the rare DDL that differs between the two."""
+        return db.engine.dialect.name
+
     def execute(self, statement: str, **params):
         return db.session.execute(text(statement), params)
 

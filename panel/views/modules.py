@@ -1,6 +1,6 @@
 """Installed modules: the list, and switching each on and off."""
 
-from flask import Blueprint, render_template, request
+from flask import Blueprint, flash, redirect, render_template, request, url_for
 from flask_login import current_user
 
 from .. import presenters
@@ -18,7 +18,14 @@ def index():
 
 
 def card_with_sidebar(module):
-    """A toggle's answer: the card, plus the sidebar out of band. Nothing more."""
+    """A toggle's answer: the card, plus the sidebar out of band. Nothing more.
+
+    Without htmx (a plain form post) the browser goes back to the list instead.
+    """
+    if not request.htmx:
+        if module.state == "failed":
+            flash(module.error or "", "danger")
+        return redirect(url_for("modules.index"))
     return render_template("partials/card_and_sidebar.html", **presenters.card_context(module),
                            **presenters.sidebar_context())
 
