@@ -19,7 +19,7 @@ node_modules/.installed: package.json package-lock.json
 	touch $@
 
 translations: $(BIN)/.installed
-	$(BIN)/pybabel compile --use-fuzzy -q -d panel/translations
+	$(BIN)/pybabel compile --statistics -d panel/translations
 
 setup: $(BIN)/.installed node_modules/.installed translations
 
