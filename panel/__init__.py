@@ -59,4 +59,26 @@ def create_app(test_config=None) -> Flask:
     from .cli import register_cli
 
     register_cli(app)
+
+    from .installer import recover_at_start
+
+    recover_at_start(app)  # undo or finish installs a crash interrupted; never blocks the start
+
+    if app.config.get("EMBEDDED_HUB"):  # the reference store at /store, routed before the panel (no sign-in)
+        from werkzeug.middleware.dispatcher import DispatcherMiddleware
+
+        from .hub import create_hub
+
+        hub = create_hub({"INSTANCE_PATH": app.instance_path, **app.config.get("HUB_CONFIG", {})})
+        app.extensions["embedded_hub"] = hub
+        app.wsgi_app = DispatcherMiddleware(app.wsgi_app, {"/store": hub})
+
+    try:  # jobs a dead process left running; the table may not exist before the first migration
+        from .services.jobs import fail_interrupted_jobs
+
+        with app.app_context():
+            fail_interrupted_jobs()
+    except Exception:  # noqa: BLE001 — start-up must not fail on this
+        log = logging.getLogger(__name__)
+        log.debug("interrupted jobs not checked", exc_info=True)
     return app

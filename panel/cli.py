@@ -72,11 +72,13 @@ def modules_disable(slug):
 
 
 @modules_cli.command("install-dir")
-@click.argument("path", type=click.Path(exists=True, file_okay=False, path_type=Path))
+@click.argument("path", type=click.Path(path_type=Path))
 def modules_install_dir(path):
     """Copy a module folder into the modules folder after checking its manifest."""
     from . import installer_bridge
 
+    if not path.is_dir():  # checked here, not by click, so the error stays one line
+        fail(f"{path} is not a folder.")
     try:
         slug = installer_bridge.install_dir(path, "cli")
     except PanelError as exc:
@@ -86,6 +88,8 @@ def modules_install_dir(path):
 
 # Commands defined in other files attach themselves to `modules_cli` when imported.
 CLI_EXTENSIONS = [
+    "cli_installer",
+    "cli_marketplace",
 ]
 
 

@@ -19,8 +19,11 @@ AUDIT_ACTIONS = {
     "disabled": _l("disabled"),
     "enable_failed": _l("failed to enable"),
     "install_failed": _l("failed to install"),
+    "uninstall_failed": _l("failed to uninstall"),
+    "rollback_failed": _l("failed to roll back"),
     "display_changed": _l("changed the sidebar entry of"),
     "settings_changed": _l("changed the settings of"),
+    "sections_changed": _l("changed the menu sections"),
 }
 
 
@@ -77,4 +80,11 @@ def module_list_context(query: str = "", state: str = "") -> dict:
 
 
 def dashboard_context() -> dict:
-    return {"counts": modules.counts(), "events": audit.recent()}
+    return {"counts": modules.counts(), "events": audit.recent(), **updates_widget_context()}
+
+
+def updates_widget_context() -> dict:
+    """Dashboard widget: installed modules with a newer compatible version in the cached catalog."""
+    from .marketplace.presenters import updates_widget_context as build
+
+    return build()

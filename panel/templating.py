@@ -2,8 +2,8 @@
 
 from pathlib import Path
 
-from flask import current_app
-from flask_babel import get_locale
+from flask import current_app, g
+from flask_babel import get_locale, get_translations
 from jinja2 import BaseLoader, ChoiceLoader, TemplateNotFound
 
 from . import presenters
@@ -12,13 +12,17 @@ from .version import CORE_VERSION
 
 
 class ModuleTemplateLoader(BaseLoader):
-    """`<slug>/<name>` → `modules/<slug>/templates/<name>`, for loaded modules only."""
+    """`@<slug>/<name>` (or `<slug>/<name>`) → `modules/<slug>/templates/<name>`, for loaded modules only.
+
+    `api.render` uses the `@` form, which no panel template folder can shadow (a module named
+    like one of them, e.g. `dashboard`, would otherwise get the panel's template).
+    """
 
     def __init__(self, registry):
         self.registry = registry
 
     def get_source(self, environment, template):
-        slug, _, name = template.partition("/")
+        slug, _, name = template.removeprefix("@").partition("/")
         loaded = self.registry.loaded.get(slug)
         if loaded is None or not name:
             raise TemplateNotFound(template)
@@ -30,8 +34,33 @@ class ModuleTemplateLoader(BaseLoader):
         return file.read_text(encoding="utf-8"), str(file), lambda: file.is_file() and file.stat().st_mtime == mtime
 
 
+def request_translations():
+    """Flask-Babel's translations, looked up once per request and locale instead of once per `_()`.
+
+    A page of many cards calls `_()` thousands of times; each Flask-Babel lookup walks several
+    context proxies. The cache follows the locale object, so `force_locale` and `refresh` still work.
+    """
+    if not g:
+        return get_translations()
+    cached = g.get("_panel_translations")
+    babel_context = g.get("_flask_babel")
+    locale = getattr(babel_context, "babel_locale", None)
+    if cached is not None and locale is not None and cached[0] is locale:
+        return cached[1]
+    translations = get_translations()
+    g._panel_translations = (getattr(g.get("_flask_babel"), "babel_locale", None), translations)
+    return translations
+
+
 def init_app(app) -> None:
     app.jinja_loader = ChoiceLoader([app.jinja_loader, ModuleTemplateLoader(app.extensions["module_registry"])])
+    app.jinja_env.install_gettext_callables(
+        gettext=lambda s: request_translations().ugettext(s),
+        ngettext=lambda s, p, n: request_translations().ungettext(s, p, n),
+        pgettext=lambda c, s: request_translations().upgettext(c, s),
+        npgettext=lambda c, s, p, n: request_translations().unpgettext(c, s, p, n),
+        newstyle=True,
+    )
     app.jinja_env.trim_blocks = True
     app.jinja_env.lstrip_blocks = True
 

@@ -176,3 +176,40 @@ def browser_sign_in(page, base_url, name="admin", password=PASSWORD):
     page.fill("#password", password)
     page.click("button[type=submit]")
     page.wait_for_url(f"{base_url}/")
+
+
+# --- marketplace hub on a loopback port -----------------------------------------------------------
+
+class HubServer:
+    """The reference hub (`create_hub`) served on a free loopback port, with real HTTP.
+
+    `override` (a WSGI callable, or None) answers instead of the hub: tests use it for a store that
+    fails, hangs, redirects or sends hostile data. `store` is the hub's data (`store.set_extra([...])`).
+    """
+
+    def __init__(self, instance: Path, **config):
+        from panel.hub import create_hub
+
+        self.hub = create_hub({"HUB_INSTANCE_PATH": str(instance), **config})
+        self.store = self.hub.extensions["hub_store"]
+        self.override = None
+        self.server = LiveServer(self._wsgi)
+        self.url = self.server.url
+
+    def _wsgi(self, environ, start_response):
+        return (self.override or self.hub)(environ, start_response)
+
+    def stop(self):
+        """Stop serving and close the socket, so the store is really down (connections refused)."""
+        self.server.stop()
+        self.server.server.server_close()
+
+
+@pytest.fixture
+def hub_server(app, tmp_path):
+    """The hub on a loopback port; `app` talks to it (MARKETPLACE_URL) with short back-off for fast tests."""
+    server = HubServer(tmp_path / "hub")
+    app.config.update(MARKETPLACE_URL=server.url, MARKETPLACE_BACKOFF=0.01, MARKETPLACE_CONNECT_TIMEOUT=2,
+                      MARKETPLACE_READ_TIMEOUT=5)
+    yield server
+    server.stop()

@@ -28,15 +28,24 @@ HOOKS = ("install", "enable", "disable", "uninstall", "upgrade")
 
 
 class ModuleSettings(Mapping):
-    """The module's saved settings, read from the database (so every worker agrees)."""
+    """The module's saved settings, read from the database (so every worker agrees).
+
+    Values come typed as the manifest's field says: bool for boolean, int for integer, str for
+    the others (a secret in clear, for the module's own use); None when unset without a default.
+    """
 
     def __init__(self, slug: str, fields: list[dict]):
         self._slug = slug
-        self._defaults = {f["key"]: f.get("default") for f in fields}
+        self._fields = {f["key"]: f for f in fields if isinstance(f, dict) and f.get("key")}
+        self._defaults = {key: f.get("default") for key, f in self._fields.items()}
 
     def _values(self) -> dict:
+        from ..services.settings import coerce
+
         stored = {row.key: row.value for row in db.session.query(ModuleSetting).filter_by(slug=self._slug)}
-        return {**self._defaults, **stored}
+        values = {**self._defaults, **stored}
+        return {key: coerce(self._fields[key], value) if key in self._fields else value
+                for key, value in values.items()}
 
     def __getitem__(self, key):
         return self._values()[key]
@@ -98,7 +107,7 @@ class ModuleAPI:
 
     def render(self, template: str, **context) -> str:
         """Render `templates/<template>` of this module inside the panel's layout."""
-        return render_template(f"{self.slug}/{template}", api=self, module_slug=self.slug, **context)
+        return render_template(f"@{self.slug}/{template}", api=self, module_slug=self.slug, **context)
 
     # helpers a page needs ------------------------------------------------------
     request = request

@@ -69,6 +69,7 @@ class ModuleFinder(importlib.abc.MetaPathFinder):
             del sys.modules[name]
 
     def import_module(self, slug: str):
+        # No importlib.invalidate_caches(): this finder keeps no cache (it looks at the files on
+        # every import), and flushing every other finder's caches costs each enable dearly.
         self.forget(slug)
-        importlib.invalidate_caches()
         return importlib.import_module(f"{self.namespace}.{slug}")

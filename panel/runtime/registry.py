@@ -45,6 +45,22 @@ def describe(exc: BaseException) -> str:
     return f"{type(exc).__name__}: {exc}{where}"[:1000]
 
 
+def forget_templates(slug: str) -> None:
+    """Drop a module's compiled templates from Jinja's cache (an update replaces their files)."""
+    from flask import current_app, has_app_context
+
+    cache = current_app.jinja_env.cache if has_app_context() else None
+    if cache is None:
+        return
+    for key in list(cache.keys()):
+        name = key[1] if isinstance(key, tuple) and len(key) > 1 else key
+        if isinstance(name, str) and name.removeprefix("@").startswith(f"{slug}/"):
+            try:
+                del cache[key]
+            except KeyError:
+                pass
+
+
 def bump_generation() -> None:
     """Tell every worker that module states changed; part of the caller's transaction."""
     updated = db.session.execute(
@@ -98,6 +114,7 @@ class Registry:
         with self.lock:
             self.loaded.pop(slug, None)
             self.finder.forget(slug)
+            forget_templates(slug)
 
     # keeping in step ------------------------------------------------------------------
     def sync(self) -> None:

@@ -31,10 +31,12 @@ def get(slug: str) -> Module:
 
 def listing(query: str = "", state: str = "") -> list[Module]:
     stmt = select(Module).order_by(func.lower(Module.name), Module.slug)
+    query = (query or "").strip().lower()
     if query:
-        like = f"%{query.strip().lower()}%"
-        stmt = stmt.where(or_(func.lower(Module.name).like(like), func.lower(Module.description).like(like),
-                              func.lower(Module.slug).like(like)))
+        # What the administrator types is plain text: `%` and `_` are not wildcards.
+        like = "%" + query.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
+        stmt = stmt.where(or_(*(func.lower(column).like(like, escape="\\")
+                                for column in (Module.name, Module.description, Module.slug))))
     if state in STATES:
         stmt = stmt.where(Module.state == state)
     return list(db.session.scalars(stmt))
@@ -77,6 +79,10 @@ def discover(actor: str = "system") -> list[str]:
     for folder in sorted(p for p in root.iterdir() if p.is_dir() and not p.name.startswith((".", "_"))):
         if folder.name in known or not manifest_mod.SLUG_RE.match(folder.name):
             continue
+        from ..installer.pipeline import is_locked
+
+        if is_locked(folder.name):  # an install is putting this folder in place right now
+            continue
         module = Module(slug=folder.name, name=folder.name, version="0", state="disabled", source="folder")
         try:
             manifest = read_manifest(folder)
@@ -95,7 +101,14 @@ def discover(actor: str = "system") -> list[str]:
     return found
 
 
+def keep_loaded_after_commit() -> None:
+    """A toggle's answer is rendered from the rows it just wrote (the module, the signed-in user):
+    keep them loaded after the commit instead of reading them again. Only this session is affected."""
+    db.session().expire_on_commit = False
+
+
 def enable(slug: str, actor: str) -> Module:
+    keep_loaded_after_commit()
     module = get(slug)
     reg = registry()
     if module.state == "enabled":
@@ -134,6 +147,7 @@ def enable(slug: str, actor: str) -> Module:
 
 
 def disable(slug: str, actor: str) -> Module:
+    keep_loaded_after_commit()
     module = get(slug)
     if module.state != "enabled":
         return module

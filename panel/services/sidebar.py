@@ -48,8 +48,11 @@ def sections() -> list[MenuSection]:
     return list(db.session.scalars(select(MenuSection).order_by(MenuSection.position, MenuSection.key)))
 
 
-def build() -> list[SidebarSection]:
-    """Sections in order, each with the enabled modules shown in it, in their order."""
+def build(edit: bool = False) -> list[SidebarSection]:
+    """Sections in order, each with the enabled modules shown in it, in their order.
+
+    `edit`: the sidebar's edit mode, which lists empty sections too (to drop entries into).
+    """
     ordered = sections()
     by_key = {s.key: SidebarSection(s.key, section_label(s)) for s in ordered}
     fallback = by_key.get(DEFAULT_SECTION) or (next(iter(by_key.values())) if by_key else None)
@@ -64,4 +67,4 @@ def build() -> list[SidebarSection]:
         path = module.menu.get("path") or "/"
         target.entries.append(SidebarEntry(module.slug, module.label, module.icon,
                                            f"/m/{module.slug}/{path.lstrip('/')}"))
-    return [by_key[s.key] for s in ordered if by_key[s.key].entries]
+    return [by_key[s.key] for s in ordered if edit or by_key[s.key].entries]

@@ -20,6 +20,9 @@ BLUEPRINTS = [
     "dashboard",
     "modules",
     "module_pages",
+    "display", "settings",
+    "upload",
+    "marketplace", "jobs",
 ]
 
 

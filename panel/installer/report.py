@@ -1,0 +1,161 @@
+"""The validation report shown before anything is installed, and the current-vs-uploaded table."""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from flask import current_app
+from flask_babel import lazy_gettext as _l
+from packaging.version import InvalidVersion, Version
+
+from ..extensions import db
+from ..models import Module
+from ..version import CORE_VERSION
+from . import archive, pipeline
+
+
+@dataclass
+class Requirement:
+    slug: str
+    spec: str
+    installed: str | None
+    ok: bool
+
+
+@dataclass
+class InstalledSide:
+    name: str
+    version: str
+    author: str
+    files: int
+    requires_core: str
+    requires: dict[str, str]
+    state: str
+
+
+@dataclass
+class PackageReport:
+    slug: str
+    name: str
+    version: str
+    author: str
+    description: str
+    category: str
+    homepage: str
+    docs_url: str
+    files: int
+    unpacked_bytes: int
+    package_bytes: int
+    sha256: str
+    signed: bool
+    requires_core: str
+    core_version: str
+    core_ok: bool
+    requires: list[Requirement]
+    missing: list[str]
+    top_folder: str
+    file_names: list[str]
+    current: InstalledSide | None = None
+    comparison: str = "new"  # new | update | same | downgrade
+    problems: list[str] = field(default_factory=list)
+
+    @property
+    def can_install(self) -> bool:
+        return not self.problems
+
+    @property
+    def requires_text(self) -> dict[str, str]:
+        return {r.slug: r.spec for r in self.requires}
+
+
+def count_files(folder: Path) -> int:
+    total = 0
+    for _, dirnames, filenames in os.walk(folder):
+        dirnames[:] = [d for d in dirnames if d != "__pycache__"]
+        total += sum(1 for f in filenames if not f.endswith(".pyc"))
+    return total
+
+
+def _compare(installed: str, uploaded: str) -> str:
+    try:
+        old, new = Version(installed), Version(uploaded)
+    except InvalidVersion:
+        return "update"
+    if new > old:
+        return "update"
+    return "same" if new == old else "downgrade"
+
+
+def build(info: archive.ArchiveInfo, signed: bool = False) -> PackageReport:
+    manifest = info.manifest
+    requires = []
+    for other, spec in manifest.requires.items():
+        module = db.session.get(Module, other)
+        ok = module is not None and (not str(spec) or spec.contains(module.version, prereleases=True))
+        requires.append(Requirement(other, str(spec), module.version if module else None, ok))
+    report = PackageReport(
+        slug=manifest.slug, name=manifest.name, version=manifest.version_str, author=manifest.author,
+        description=manifest.description, category=manifest.category, homepage=manifest.homepage,
+        docs_url=manifest.docs_url, files=info.files, unpacked_bytes=info.unpacked_bytes,
+        package_bytes=info.package_bytes, sha256=info.sha256, signed=signed,
+        requires_core=str(manifest.requires_core), core_version=CORE_VERSION, core_ok=pipeline.core_ok(manifest),
+        requires=requires, missing=pipeline.missing_dependencies(manifest), top_folder=info.top_folder,
+        file_names=info.file_names[:200],
+    )
+    existing = db.session.get(Module, manifest.slug)
+    if existing is not None:
+        stored = existing.manifest or {}
+        report.current = InstalledSide(
+            name=existing.name, version=existing.version, author=existing.author,
+            files=count_files(Path(current_app.config["MODULES_PATH"]) / existing.slug),
+            requires_core=str(stored.get("requires_core") or ""),
+            requires={str(k): str(v) for k, v in (stored.get("requires") or {}).items()}, state=existing.state,
+        )
+        report.comparison = _compare(existing.version, manifest.version_str)
+    report.problems = [str(p) for p in pipeline.requirement_problems(manifest)]
+    if pipeline.is_locked(manifest.slug):
+        report.problems.append(str(_l("Try again in a moment: an install of %(slug)s is already in progress.",
+                                      slug=manifest.slug)))
+    return report
+
+
+def inspect_package(zip_path: Path) -> PackageReport:
+    """Validate a package without installing anything; raises PackageError with one sentence."""
+    info = archive.inspect(Path(zip_path), archive.Limits.from_config(current_app.config))
+    return build(info)
+
+
+def comparison_rows(report: PackageReport) -> list[dict]:
+    """Current vs uploaded, one row per fact, with `differs` to highlight changes."""
+    current = report.current
+    if current is None:
+        return []
+
+    def requirements(core: str, requires: dict[str, str]) -> str:
+        parts = [f"core {core}"] if core else []
+        parts += [f"{k} {v}".strip() for k, v in sorted(requires.items())]
+        return ", ".join(parts) or "—"
+
+    rows = [
+        (_l("Version"), current.version, report.version),
+        (_l("Name"), current.name, report.name),
+        (_l("Author"), current.author or "—", report.author or "—"),
+        (_l("Files"), str(current.files), str(report.files)),
+        (_l("Requirements"), requirements(current.requires_core, current.requires),
+         requirements(report.requires_core, report.requires_text)),
+    ]
+    return [{"label": label, "current": a, "uploaded": b, "differs": a != b} for label, a, b in rows]
+
+
+def report_context(report: PackageReport, token: str | None = None, filename: str = "") -> dict:
+    """Everything templates/upload/_report.html needs."""
+    return {
+        "report": report,
+        "token": token,
+        "filename": filename,
+        "rows": comparison_rows(report),
+        "unpacked_kb": max(1, report.unpacked_bytes // 1024) if report.unpacked_bytes else 0,
+        "package_kb": max(1, report.package_bytes // 1024),
+    }

@@ -1,0 +1,170 @@
+"""Builders for the marketplace's templates: each returns every variable its template needs."""
+
+from flask import url_for
+from flask_babel import gettext
+from flask_wtf.csrf import generate_csrf
+from packaging.version import InvalidVersion
+
+from ..version import CORE_VERSION
+from . import catalog, documents
+from .client import StoreError
+
+PER_PAGE = 24
+PRICES = ("paid", "free")
+SHOWS = ("installed", "updates")
+TABS = ("description", "versions", "licence")
+
+
+def clean_filters(args) -> dict:
+    """The marketplace filters from a query string or form, bounded and defaulted."""
+    page = args.get("page", "1")
+    return {
+        "query": (args.get("q") or "")[:100],
+        "category": (args.get("category") or "")[:64],
+        "price": args.get("price") if args.get("price") in PRICES else "",
+        "show": args.get("show") if args.get("show") in SHOWS else "",
+        "page": int(page) if str(page).isdigit() and 0 < len(str(page)) < 7 else 1,
+    }
+
+
+def filter_args(filters: dict, **override) -> dict:
+    """Query arguments for a link that keeps the filters (empty ones left out)."""
+    merged = {**filters, **override}
+    args = {"q": merged["query"], "category": merged["category"], "price": merged["price"],
+            "show": merged["show"], "page": merged["page"] if merged["page"] != 1 else ""}
+    return {k: v for k, v in args.items() if v}
+
+
+def marketplace_context(filters: dict, refresh_result: catalog.RefreshResult | None = None,
+                        background: bool = True) -> dict:
+    st = catalog.state()
+    if background and refresh_result is None:
+        catalog.refresh_in_background(st)
+    installed = catalog.installed_versions()
+    page = catalog.browse(st.catalog, installed, filters["query"], filters["category"], filters["price"],
+                          filters["show"], filters["page"], PER_PAGE)
+    labels = action_labels()
+    base = url_for("marketplace.index")
+    cards = [{"entry": e, "action": action_view(catalog.action_for(e, installed), labels),
+              "url": f"{base}/{e['slug']}"} for e in page.entries]
+    return {
+        "state": st, "cards": cards, "pager": page, "filters": filters, "filter_args": filter_args,
+        "categories": st.catalog.categories, "refresh_result": refresh_result,
+        "waiting": not st.catalog.modules and not st.last_error and (st.refreshing or st.checked_at is None),
+        "core_version": CORE_VERSION, "labels": labels, "csrf": generate_csrf(), "mp_base": base,
+    }
+
+
+def action_labels() -> dict:
+    """Translated once per page, not once per card: a page of 24 cards stays cheap to render."""
+    return {"install": gettext("Install"), "reinstall": gettext("Reinstall"), "installed": gettext("Installed"),
+            "incompatible": gettext("Needs a newer panel"), "paid": gettext("Paid"), "free": gettext("Free"),
+            "paid_title": gettext("Paid module"), "free_title": gettext("Free module"), "docs": gettext("Docs")}
+
+
+ACTION_STYLE = {"install": ("download", "btn-primary"), "update": ("arrow-up-circle", "btn-success"),
+                "reinstall": ("arrow-repeat", "btn-outline-secondary")}
+
+
+def action_view(action: dict, labels: dict) -> dict:
+    """The card's button: what it says, looks like, and which version it installs."""
+    kind = action["kind"]
+    view = dict(action)
+    if kind == "update":
+        view["label"] = gettext("Update to %(version)s", version=action["version"])
+    else:
+        view["label"] = labels.get(kind, "")
+    view["icon"], view["css"] = ACTION_STYLE.get(kind, ("slash-circle", "btn-outline-secondary"))
+    if action.get("reinstall"):
+        view["reinstall_icon"], view["reinstall_css"] = ACTION_STYLE["reinstall"]
+    return view
+
+
+def _versions_with_marks(versions: list[dict], installed: str | None) -> list[dict]:
+    rows = []
+    for release in versions:
+        row = dict(release)
+        row["notes_html"] = documents.render_markdown(release.get("notes", ""))
+        row["compatible"] = catalog.core_compatible(release.get("requires_core", ""))
+        row["is_installed"] = installed is not None and release["version"] == installed
+        row["older"] = catalog.newer(installed, release["version"])
+        rows.append(row)
+    return rows
+
+
+def detail_context(slug: str, tab: str, network: bool) -> dict | None:
+    """The module card page; None when the catalog has no such module."""
+    item = catalog.entry(slug)
+    if item is None:
+        return None
+    installed = catalog.installed_versions()
+    tab = tab if tab in TABS else "description"
+    doc, error = None, None
+    try:
+        doc = documents.module_detail(slug, network=network)
+    except StoreError as exc:
+        error = str(exc)
+    if doc is not None and doc.error:
+        error = doc.error
+    data = doc.data if doc is not None else None
+    versions = data["versions"] if data else [dict(v, notes="") for v in reversed(item["versions"])]
+    return {
+        "item": item, "tab": tab, "tabs": TABS, "detail": data, "loaded": data is not None or error is not None,
+        "error": error, "action": action_view(catalog.action_for(item, installed), action_labels()),
+        "labels": action_labels(), "csrf": generate_csrf(), "mp_base": url_for("marketplace.index"),
+        "installed": installed.get(slug),
+        "description_html": documents.render_markdown(data["description"] if data else item["summary"]),
+        "eula_html": documents.render_markdown(data["eula"]) if data and data["eula"] else None,
+        "versions": _versions_with_marks(versions, installed.get(slug)), "core_version": CORE_VERSION,
+    }
+
+
+def changes_context(slug: str, installed_version: str | None) -> dict:
+    """Every version newer than the installed one, newest first, with notes and minimum core version."""
+    item = catalog.entry(slug)
+    error, versions = None, []
+    try:
+        doc = documents.module_changelog(slug)
+        versions, error = doc.data["versions"], doc.error
+    except StoreError as exc:
+        error = str(exc)
+        if item:
+            versions = [dict(v, notes="") for v in reversed(item["versions"])]
+    if installed_version:
+        try:
+            versions = [v for v in versions if catalog.newer(v["version"], installed_version)]
+        except InvalidVersion:
+            pass
+    name = item["name"] if item else slug
+    return {"slug": slug, "name": name, "installed": installed_version, "error": error,
+            "versions": _versions_with_marks(versions, installed_version), "core_version": CORE_VERSION}
+
+
+def whats_new_context() -> dict:
+    error, versions = None, []
+    try:
+        doc = documents.core_changelog()
+        versions, error = doc.data["versions"], doc.error
+    except StoreError as exc:
+        error = str(exc)
+    rows = []
+    for release in versions:
+        rows.append({**release, "notes_html": documents.render_markdown(release.get("notes", "")),
+                     "current": release["version"] == CORE_VERSION,
+                     "newer": catalog.newer(release["version"], CORE_VERSION)})
+    return {"versions": rows, "error": error, "core_version": CORE_VERSION}
+
+
+def card_actions_context(card) -> dict:
+    """For an installed module's card: "See changes" and "Update to x.y" from the cached catalog."""
+    item = catalog.current_catalog().by_slug.get(card.slug)
+    if item is None:
+        return {"mp_item": None, "mp_update": None, "mp_newer": False}
+    update = item["compatible"] if catalog.newer(item["compatible"], card.version) else None
+    newest = item["versions"][-1]["version"] if item["versions"] else item["version"]
+    return {"mp_item": item, "mp_update": update, "mp_newer": catalog.newer(newest, card.version)}
+
+
+def updates_widget_context() -> dict:
+    st = catalog.state()
+    return {"updates": catalog.updates_available(st.catalog), "catalog_fetched_at": st.catalog.fetched_at}

@@ -1,0 +1,82 @@
+"""Package signatures: the store's Ed25519 public key, pinned in the instance folder on first use."""
+
+import base64
+import binascii
+import json
+import os
+from pathlib import Path
+
+from cryptography.exceptions import InvalidSignature
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
+from flask import current_app
+from flask_babel import lazy_gettext as _l
+
+from ..errors import PackageError
+from .client import StoreClient, StoreError
+
+PIN_FILE = "marketplace_keys.json"
+
+
+def _pins_path() -> Path:
+    return Path(current_app.instance_path) / PIN_FILE
+
+
+def _read_pins() -> dict:
+    try:
+        data = json.loads(_pins_path().read_text())
+    except (OSError, ValueError):
+        return {}
+    return data if isinstance(data, dict) else {}
+
+
+def _write_pins(pins: dict) -> None:
+    path = _pins_path()
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "w") as fh:
+        json.dump(pins, fh, indent=2, sort_keys=True)
+    tmp.replace(path)
+
+
+def _decode_key(text) -> Ed25519PublicKey:
+    try:
+        raw = base64.b64decode(text, validate=True)
+        return Ed25519PublicKey.from_public_bytes(raw)
+    except (binascii.Error, ValueError, TypeError):
+        raise PackageError(_l("The marketplace published a signing key the panel cannot read.")) from None
+
+
+def pinned_key(client: StoreClient) -> Ed25519PublicKey | None:
+    """The key pinned for this store; fetched and pinned on first use. None when the store signs nothing."""
+    pins = _read_pins()
+    if client.base_url in pins:
+        return _decode_key(pins[client.base_url])
+    try:
+        result = client.get_json("api/public-key")
+    except StoreError as exc:
+        if exc.status == 404:
+            return None
+        raise
+    data = result.data if isinstance(result.data, dict) else {}
+    if data.get("algorithm") != "ed25519":
+        raise PackageError(_l("The marketplace signs with an algorithm the panel does not accept."))
+    key = _decode_key(data.get("key"))
+    pins[client.base_url] = data["key"]
+    _write_pins(pins)
+    return key
+
+
+def verify(path: Path, signature: str, client: StoreClient) -> bool:
+    """Check the package's signature; True when checked, False when the store signs nothing."""
+    key = pinned_key(client)
+    if not signature:
+        if key is not None:
+            raise PackageError(_l("The package is not signed although the marketplace signs its packages."))
+        return False
+    if key is None:
+        raise PackageError(_l("The package is signed but the marketplace publishes no key to check it."))
+    try:
+        key.verify(base64.b64decode(signature, validate=True), Path(path).read_bytes())
+    except (InvalidSignature, binascii.Error, ValueError):
+        raise PackageError(_l("The package's signature does not match the marketplace's key; it was not installed.")) from None
+    return True

@@ -1,0 +1,251 @@
+"""Jobs: long work (marketplace installs and updates) whose progress lives in the `jobs` table.
+
+A job runs in a background thread with its own app context; every phase and byte count is
+written to its row, so any worker can answer `GET /jobs/<id>`.
+"""
+
+import logging
+import os
+import socket
+import threading
+import time
+from pathlib import Path
+
+from flask import current_app
+from flask_babel import lazy_gettext as _l
+from sqlalchemy import select
+
+from ..errors import Conflict, NotFound, PanelError
+from ..extensions import db
+from ..models import Job, utcnow
+from ..version import CORE_VERSION
+
+log = logging.getLogger(__name__)
+ACTIVE = ("queued", "running")
+PROGRESS_INTERVAL = 0.2
+_threads: list[threading.Thread] = []
+
+
+def get(job_id) -> Job:
+    job = db.session.get(Job, int(job_id)) if str(job_id).isdigit() else None
+    if job is None:
+        raise NotFound(_l("There is no job number %(id)s.", id=str(job_id)[:20]))
+    return job
+
+
+def as_dict(job: Job) -> dict:
+    return {"id": job.id, "kind": job.kind, "slug": job.slug, "state": job.state, "phase": job.phase,
+            "bytes_done": job.bytes_done, "bytes_total": job.bytes_total, "files_done": job.files_done,
+            "files_total": job.files_total, "message": job.message, "version": (job.params or {}).get("version"),
+            "percent": percent(job), "created_at": job.created_at.isoformat() + "Z",
+            "updated_at": job.updated_at.isoformat() + "Z"}
+
+
+# Where each phase starts and ends on the progress bar (download, then the installer's phases).
+PHASE_SPANS = {"queued": (0, 0), "download": (0, 55), "verify": (55, 60), "install": (60, 62), "validate": (62, 66),
+               "extract": (66, 90), "swap": (90, 93), "migrate": (93, 96), "record": (96, 99), "done": (99, 100)}
+
+
+def percent(job: Job) -> int:
+    if job.state == "done":
+        return 100
+    start, end = PHASE_SPANS.get(job.phase, (60, 99))
+    done, total = (job.bytes_done, job.bytes_total) if job.phase == "download" else (job.files_done, job.files_total)
+    if total:
+        return start + int((end - start) * min(done, total) / total)
+    return start
+
+
+def _pid_alive(pid) -> bool:
+    try:
+        os.kill(int(pid), 0)
+    except (ProcessLookupError, ValueError, TypeError):
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+def fail_interrupted_jobs() -> int:
+    """At start-up: jobs still queued or running whose process is gone are marked failed and cleaned up."""
+    try:
+        host = socket.gethostname()
+        count = 0
+        for job in db.session.scalars(select(Job).where(Job.state.in_(ACTIVE))):
+            params = job.params or {}
+            if params.get("host") == host and params.get("pid") and _pid_alive(params["pid"]):
+                continue  # its process still runs it
+            job.state, job.message = "failed", str(_l("Interrupted: the panel stopped while this job was running."))
+            for name in (params.get("download"), f"{params.get('download')}.part"):
+                if name and Path(name).name.startswith("job-"):
+                    Path(current_app.config["CACHE_PATH"], Path(name).name).unlink(missing_ok=True)
+            count += 1
+        if count:
+            db.session.commit()
+            log.warning("%d interrupted job(s) marked failed", count)
+        return count
+    except Exception:
+        db.session.rollback()
+        raise
+
+
+# --- starting -----------------------------------------------------------------------------------
+
+def _release(slug: str, version: str | None) -> tuple[dict, dict]:
+    from ..marketplace import catalog
+
+    item = catalog.entry(slug)
+    if item is None:
+        raise NotFound(_l("The marketplace has no module named “%(slug)s”.", slug=str(slug)[:60]))
+    wanted = version or item["compatible"]
+    if not wanted:
+        raise Conflict(_l("No version of %(name)s works with this panel (version %(core)s).",
+                          name=item["name"], core=CORE_VERSION))
+    release = next((r for r in item["versions"] if r["version"] == wanted), None)
+    if release is None:
+        try:
+            wanted_norm = str(catalog.parse_version(wanted))
+        except Exception:  # noqa: BLE001
+            wanted_norm = None
+        release = next((r for r in item["versions"] if r["version"] == wanted_norm), None)
+    if release is None:
+        raise NotFound(_l("%(name)s has no version %(version)s.", name=item["name"], version=str(wanted)[:40]))
+    if not catalog.core_compatible(release["requires_core"]):
+        raise Conflict(_l("%(name)s %(version)s needs panel %(spec)s; this panel is %(core)s.", name=item["name"],
+                          version=release["version"], spec=release["requires_core"], core=CORE_VERSION))
+    return item, release
+
+
+def create_install(slug: str, version: str | None, actor: str) -> Job:
+    """A queued install job for `slug` (its newest compatible version unless `version` is given)."""
+    item, release = _release(slug, version)
+    running = db.session.scalars(select(Job).where(Job.slug == slug, Job.state.in_(ACTIVE))).first()
+    if running is not None:
+        return running
+    from ..marketplace.catalog import store_url
+
+    job = Job(kind="install", slug=slug, state="queued", phase="queued", actor=actor[:64],
+              bytes_total=int(release.get("size") or 0),
+              params={"version": release["version"], "name": item["name"], "sha256": release["sha256"],
+                      "signature": release["signature"], "download_url": release["download_url"],
+                      "store": store_url(), "explicit": bool(version), "pid": os.getpid(),
+                      "host": socket.gethostname()})
+    db.session.add(job)
+    db.session.commit()
+    return job
+
+
+def start_install(slug: str, version: str | None, actor: str) -> Job:
+    """Create the job and run it in a background thread; returns at once."""
+    job = create_install(slug, version, actor)
+    if job.state == "queued" and (job.params or {}).get("pid") == os.getpid():
+        app = current_app._get_current_object()
+        job_id = job.id
+
+        def run():
+            with app.app_context():
+                run_install(job_id)
+
+        thread = threading.Thread(target=run, name=f"job-{job_id}", daemon=True)
+        _threads[:] = [t for t in _threads if t.is_alive()] + [thread]
+        thread.start()
+    return job
+
+
+def wait_for_jobs(timeout: float = 30.0) -> None:
+    """Tests: wait until the job threads of this process have finished."""
+    for thread in list(_threads):
+        thread.join(timeout)
+
+
+# --- running ------------------------------------------------------------------------------------
+
+class Progress:
+    """Writes progress to the job's row, at most every PROGRESS_INTERVAL seconds (and on each phase change)."""
+
+    def __init__(self, job: Job, echo=None):
+        self.job = job
+        self.echo = echo
+        self.last = 0.0
+
+    def save(self, force: bool = False, **fields) -> None:
+        changed_phase = "phase" in fields and fields["phase"] != self.job.phase
+        for key, value in fields.items():
+            setattr(self.job, key, value)
+        now = time.monotonic()
+        if force or changed_phase or now - self.last >= PROGRESS_INTERVAL:
+            self.last = now
+            db.session.commit()
+            if self.echo:
+                self.echo(self.job)
+
+    def download(self, done: int, total: int) -> None:
+        self.save(bytes_done=done, bytes_total=total or self.job.bytes_total, force=bool(total) and done >= total)
+
+    def installer(self, *args, **kwargs) -> None:
+        """The installer's callback; accepts (phase, done, total) positionally or as keywords."""
+        phase = kwargs.get("phase", args[0] if args else None)
+        done = kwargs.get("files_done", kwargs.get("done", args[1] if len(args) > 1 else None))
+        total = kwargs.get("files_total", kwargs.get("total", args[2] if len(args) > 2 else None))
+        fields = {}
+        if phase:
+            fields["phase"] = str(phase)[:32]
+        if isinstance(done, int):
+            fields["files_done"] = done
+        if isinstance(total, int):
+            fields["files_total"] = total
+        if kwargs.get("message"):
+            fields["message"] = str(kwargs["message"])[:500]
+        self.save(**fields)
+
+
+def run_install(job_id: int, echo=None) -> Job:
+    """Download, verify (sha256, signature), then hand the package to the installer pipeline."""
+    from ..marketplace import signing
+    from ..marketplace.client import StoreClient
+
+    job = get(job_id)
+    params = dict(job.params or {})
+    progress = Progress(job, echo)
+    dest = Path(current_app.config["CACHE_PATH"]) / f"job-{job.id}-{job.slug}-{params['version']}.zip"
+    job.params = {**params, "download": str(dest)}
+    progress.save(force=True, state="running", phase="download", message="")
+    client = None
+    try:
+        client = StoreClient.from_config(current_app.config)
+        if client.base_url != params.get("store"):
+            raise PanelError(_l("The marketplace address changed since this job was queued; start it again."))
+        digest, size = client.download(params["download_url"], dest,
+                                       int(current_app.config["MAX_PACKAGE_BYTES"]), progress.download)
+        progress.save(force=True, phase="verify", bytes_done=size, bytes_total=size)
+        if params.get("sha256") and digest != params["sha256"]:
+            raise PanelError(_l("The downloaded package does not match the catalog's checksum; it was not installed."))
+        signing.verify(dest, params.get("signature") or "", client)
+        progress.save(force=True, phase="install")
+        from ..installer import install_package
+
+        install_package(dest, job.actor or "system", source="marketplace", expected_slug=job.slug,
+                        progress=progress.installer, allow_downgrade=bool(params.get("explicit")), job_id=job.id)
+        db.session.rollback()  # the installer committed its own work; reload the job row
+        job = get(job_id)
+        progress.job = job
+        progress.save(force=True, state="done", phase="done",
+                      message=str(_l("%(name)s %(version)s installed.", name=params.get("name") or job.slug,
+                                     version=params["version"])))
+    except PanelError as exc:
+        db.session.rollback()
+        job = get(job_id)
+        progress.job = job
+        progress.save(force=True, state="failed", message=str(exc)[:1000])
+    except Exception:  # noqa: BLE001 — a job must end in a state the user can read
+        log.exception("job %s failed", job_id)
+        db.session.rollback()
+        job = get(job_id)
+        progress.job = job
+        progress.save(force=True, state="failed",
+                      message=str(_l("Something went wrong on the server; the error has been logged.")))
+    finally:
+        if client is not None:
+            client.close()
+        dest.unlink(missing_ok=True)
+    return job

@@ -1,0 +1,70 @@
+"""The marketplace: browse the cached catalog, module cards with tabs, changelogs, install jobs."""
+
+from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
+from flask_babel import gettext
+from flask_login import current_user
+
+from ..marketplace import catalog
+from ..marketplace import presenters as mp
+from ..services import jobs
+from ..services import modules as modules_service
+from .jobs import job_context
+from .rendering import page_or_fragment, wants_fragment
+
+bp = Blueprint("marketplace", __name__, url_prefix="/marketplace")
+
+
+@bp.app_template_global("marketplace_card_actions")
+def marketplace_card_actions(card) -> dict:
+    return mp.card_actions_context(card)
+
+
+@bp.app_template_global("updates_widget_context")
+def updates_widget_context() -> dict:
+    return mp.updates_widget_context()
+
+
+@bp.get("")
+def index():
+    context = mp.marketplace_context(mp.clean_filters(request.args))
+    return page_or_fragment("marketplace/index.html", "marketplace/_results.html", **context)
+
+
+@bp.post("/refresh")
+def refresh():
+    result = catalog.refresh()
+    filters = mp.clean_filters(request.form)
+    if not request.htmx:
+        messages = {"updated": gettext("Catalog updated just now."), "unchanged": gettext("Catalog unchanged.")}
+        flash(messages.get(result.status, result.message), "danger" if result.status == "failed" else "success")
+        return redirect(url_for("marketplace.index", **mp.filter_args(filters)))
+    return render_template("marketplace/_results.html", **mp.marketplace_context(filters, refresh_result=result))
+
+
+@bp.get("/whats-new")
+def whats_new():
+    return render_template("marketplace/whats_new.html", **mp.whats_new_context())
+
+
+@bp.get("/<slug>")
+def detail(slug):
+    tab = request.args.get("tab", "description")
+    context = mp.detail_context(slug, tab, network=wants_fragment())
+    if context is None:
+        abort(404)
+    return page_or_fragment("marketplace/detail.html", "marketplace/_tabs.html", **context)
+
+
+@bp.get("/<slug>/changes")
+def changes(slug):
+    installed = modules_service.get(slug)
+    context = mp.changes_context(slug, installed.version)
+    return page_or_fragment("marketplace/changes.html", "marketplace/_changes_modal.html", **context)
+
+
+@bp.post("/<slug>/install")
+def install(slug):
+    job = jobs.start_install(slug, (request.form.get("version") or "").strip()[:64] or None, current_user.username)
+    if not request.htmx:
+        return redirect(url_for("jobs.show", job_id=job.id))
+    return render_template("partials/job_progress.html", **job_context(job))

@@ -1,0 +1,129 @@
+"""Upload a module package, read its validation report, then install, replace, downgrade or cancel.
+
+Also the card actions of the installer: roll back to the kept version, uninstall.
+"""
+
+from flask import Blueprint, current_app, flash, make_response, redirect, render_template, request, url_for
+from flask_babel import gettext
+from flask_babel import lazy_gettext as _l
+from flask_login import current_user
+from packaging.version import InvalidVersion, Version
+
+from .. import presenters
+from ..errors import FormError
+from ..installer import inspect_package, install_package, pending, rollback, uninstall
+from ..installer.report import report_context
+from ..services import modules
+from .rendering import page_or_fragment
+
+bp = Blueprint("upload", __name__, url_prefix="/modules")
+FORM_OVERHEAD = 1024 * 1024
+
+
+@bp.app_template_filter("version_lt")
+def version_lt(a, b) -> bool:
+    """`{{ x|version_lt(y) }}`: True when version x is older than version y."""
+    try:
+        return Version(str(a)) < Version(str(b))
+    except InvalidVersion:
+        return False
+
+
+def _go_to_modules():
+    """After a decision: back to the list (a full navigation, so the flash shows as a toast)."""
+    target = url_for("modules.index")
+    if request.htmx:
+        response = make_response("", 204)
+        response.headers["HX-Redirect"] = target
+        return response
+    return redirect(target, 303)
+
+
+def _card_result_context(module, message: str) -> dict:
+    return {**presenters.card_context(module), **presenters.sidebar_context(), "message": message,
+            "category": "success"}
+
+
+def _removed_context(message: str) -> dict:
+    return {**presenters.sidebar_context(), "message": message, "category": "success"}
+
+
+@bp.post("/upload")
+def upload():
+    limit = int(current_app.config["MAX_PACKAGE_BYTES"])
+    request.max_content_length = limit + FORM_OVERHEAD
+    file = request.files.get("package")
+    if file is None or not file.filename:
+        raise FormError({"package": _l("Choose a module package (.zip) to upload.")})
+    token, path = pending.receive(file.stream, limit)
+    try:
+        report = inspect_package(path)
+    except BaseException:
+        pending.discard(token)
+        raise
+    filename = (file.filename or "")[:120]  # shown only; never used on disk
+    pending.remember(token, {"slug": report.slug, "version": report.version, "actor": current_user.username,
+                             "filename": filename})
+    context = report_context(report, token, filename)
+    return page_or_fragment("upload/report.html", "upload/_report.html", **context)
+
+
+@bp.post("/upload/<token>/install")
+def confirm(token):
+    path, meta = pending.load(token)
+    report = inspect_package(path)
+    if report.comparison == "downgrade" and not request.form.get("confirm_downgrade"):
+        raise FormError({"confirm_downgrade": _l("Tick the box to confirm installing an older version.")})
+    module = install_package(path, current_user.username, source="upload",
+                             allow_downgrade=report.comparison == "downgrade", expected_slug=meta.get("slug"))
+    pending.discard(token)
+    if report.current is None:
+        flash(gettext("%(name)s %(version)s is installed; enable it when you are ready.", name=module.name,
+                      version=module.version), "success")
+    else:
+        flash(gettext("%(name)s was replaced: %(old)s → %(new)s.", name=module.name, old=report.current.version,
+                      new=module.version), "success")
+    return _go_to_modules()
+
+
+@bp.post("/upload/<token>/cancel")
+def cancel(token):
+    pending.discard(token)
+    flash(gettext("The upload was discarded; nothing was installed."), "info")
+    return _go_to_modules()
+
+
+def _uninstall_context(module) -> dict:
+    return {"module": module, "dependants": [m.name for m in modules.enabled_dependants(module.slug)]}
+
+
+@bp.get("/<slug>/uninstall")
+def confirm_uninstall(slug):
+    return render_template("upload/uninstall.html", **_uninstall_context(modules.get(slug)))
+
+
+@bp.post("/<slug>/uninstall")
+def uninstall_module(slug):
+    module = modules.get(slug)
+    name = module.name
+    delete_data = request.form.get("delete_data") in ("1", "on", "true", "yes")
+    uninstall(slug, current_user.username, delete_data=delete_data)
+    message = (gettext("%(name)s was uninstalled and its data deleted.", name=name) if delete_data
+               else gettext("%(name)s was uninstalled; its data was kept.", name=name))
+    if request.htmx:
+        return render_template("upload/_removed.html", **_removed_context(message))
+    flash(message, "success")
+    return redirect(url_for("modules.index"), 303)
+
+
+@bp.post("/<slug>/rollback")
+def rollback_module(slug):
+    before = modules.get(slug).version
+    module = rollback(slug, current_user.username)
+    message = gettext("%(name)s went from %(old)s back to %(new)s.", name=module.name, old=before,
+                      new=module.version)
+    if request.htmx:
+        return render_template("upload/_card_result.html", **_card_result_context(module, message))
+    flash(message, "success")
+    return redirect(url_for("modules.index"), 303)
+

@@ -1,0 +1,430 @@
+"""Sidebar quick access: display options (shown, section, custom name, position), menu sections, order."""
+
+import json
+import re
+from html.parser import HTMLParser
+
+import pytest
+from conftest import PASSWORD, htmx_post, install_sample, sign_in
+
+from panel import create_app
+from panel.extensions import db
+from panel.models import AuditEvent, MenuSection, Module
+
+
+class SidebarParser(HTMLParser):
+    """`<nav id="sidebar">` → {section key: [(slug, label), …]} in document order, plus headings."""
+
+    def __init__(self):
+        super().__init__()
+        self.sections, self.headings, self.oob = {}, {}, False
+        self.depth = 0  # >0 while inside the sidebar nav
+        self.section = None
+        self.item = None
+        self.in_heading = False
+        self.found = False
+
+    def handle_starttag(self, tag, attrs):
+        attrs = dict(attrs)
+        if tag == "nav" and attrs.get("id") == "sidebar" and not self.found:
+            self.found, self.depth, self.oob = True, 1, attrs.get("hx-swap-oob") == "true"
+            return
+        if not self.depth:
+            return
+        if tag == "nav":
+            self.depth += 1
+        classes = (attrs.get("class") or "").split()
+        if "data-section" in attrs and "sidebar-section" in classes:
+            self.section = attrs["data-section"]
+            self.sections[self.section] = []
+        elif "sidebar-heading" in classes:
+            self.in_heading = True
+            self.headings[self.section] = ""
+        elif tag == "li" and "data-module" in attrs and self.section:
+            self.item = [attrs["data-module"], ""]
+            self.sections[self.section].append(self.item)
+
+    def handle_endtag(self, tag):
+        if not self.depth:
+            return
+        if tag == "nav":
+            self.depth -= 1
+        elif tag == "div" and self.in_heading:
+            self.in_heading = False
+        elif tag == "li":
+            self.item = None
+
+    def handle_data(self, data):
+        if not self.depth:
+            return
+        if self.in_heading:
+            self.headings[self.section] += data
+        elif self.item is not None:
+            self.item[1] = (self.item[1] + data).strip()
+
+
+def sidebar_of(html: str) -> SidebarParser:
+    parser = SidebarParser()
+    parser.feed(html)
+    assert parser.found, "no <nav id=\"sidebar\"> in the answer"
+    return parser
+
+
+def entries(html: str) -> dict[str, list[tuple[str, str]]]:
+    return {key: [tuple(item) for item in items] for key, items in sidebar_of(html).sections.items() if items}
+
+
+def where(html: str, slug: str):
+    for key, items in entries(html).items():
+        for index, (entry, label) in enumerate(items):
+            if entry == slug:
+                return key, index, label
+    return None
+
+
+def make_module(folder, slug, label, section="tools"):
+    """A minimal module of our own (a page and a sidebar entry), independent of the samples' code."""
+    folder.mkdir(parents=True)
+    (folder / "module.json").write_text(json.dumps({
+        "slug": slug, "name": label, "version": "1.0.0", "requires_core": ">=1.0",
+        "menu": {"label": label, "icon": "journal-text", "section": section}}), encoding="utf-8")
+    (folder / "__init__.py").write_text(
+        "def setup(api):\n    @api.page('/')\n    def index():\n        return 'ok'\n", encoding="utf-8")
+    return folder
+
+
+@pytest.fixture
+def panel(app, admin_client, tmp_path):
+    """hello and a second module, notes, installed and enabled; both in the "tools" section."""
+    install_sample(app, "hello")
+    install_sample(app, "notes", make_module(tmp_path / "src" / "notes", "notes", "Notes"))
+    for slug in ("hello", "notes"):
+        assert htmx_post(admin_client, f"/modules/{slug}/enable").status_code == 200
+    return admin_client
+
+
+def post_display(client, slug="hello", **fields):
+    return htmx_post(client, f"/modules/{slug}/display", data=fields)
+
+
+def stored(app, slug="hello") -> Module:
+    with app.app_context():
+        module = db.session.get(Module, slug)
+        db.session.expunge(module)
+        return module
+
+
+# --- each option is saved and shows in the out-of-band sidebar ----------------------------------
+
+@pytest.mark.parametrize("label", ["Лицензии", "Paiements", "支払い", "Tom & Jerry's"])
+def test_custom_name_in_any_script_is_saved_and_shown(panel, app, label):
+    response = post_display(panel, label=f"  {label}  ")
+    assert response.status_code == 200
+    html = response.get_data(as_text=True)
+    assert 'id="display-hello"' in html  # the form comes back…
+    assert sidebar_of(html).oob  # …with the sidebar out of band
+    assert where(html, "hello") == ("tools", 0, label)  # trimmed, first of its section as before
+    assert stored(app).custom_label == label
+    assert where(panel.get("/").get_data(as_text=True), "hello")[2] == label
+
+
+def test_names_are_shown_as_plain_text(panel):
+    html = post_display(panel, label='Tom & "Jerry"').get_data(as_text=True)
+    assert "Tom &amp; &#34;Jerry&#34;" in html
+    assert 'Tom & "Jerry"' not in html
+
+
+def test_hiding_and_showing_the_entry(panel, app):
+    html = post_display(panel, show_in_sidebar=["0"]).get_data(as_text=True)
+    assert where(html, "hello") is None
+    assert where(html, "notes") is not None
+    assert stored(app).show_in_sidebar is False
+    html = post_display(panel, show_in_sidebar=["0", "1"]).get_data(as_text=True)  # hidden 0 + checked box
+    assert where(html, "hello")[0] == "tools"
+
+
+def test_moving_to_another_section(panel, app):
+    html = post_display(panel, section="payments").get_data(as_text=True)
+    assert where(html, "hello")[0] == "payments"
+    assert [slug for slug, _ in entries(html)["tools"]] == ["notes"]
+    assert stored(app).section_key == "payments"
+
+
+def test_position_within_the_section(panel):
+    html = panel.get("/").get_data(as_text=True)
+    assert [slug for slug, _ in entries(html)["tools"]] == ["hello", "notes"]
+    html = post_display(panel, slug="notes", position="1").get_data(as_text=True)
+    assert [slug for slug, _ in entries(html)["tools"]] == ["notes", "hello"]
+    html = post_display(panel, slug="notes", position="99").get_data(as_text=True)  # past the end: last
+    assert [slug for slug, _ in entries(html)["tools"]] == ["hello", "notes"]
+
+
+def test_an_absent_field_keeps_its_value(panel, app):
+    post_display(panel, label="Привет")
+    post_display(panel, section="payments")
+    module = stored(app)
+    assert (module.custom_label, module.section_key, module.show_in_sidebar) == ("Привет", "payments", True)
+
+
+def test_the_forty_character_limit_is_inclusive(panel, app):
+    assert post_display(panel, label="я" * 40).status_code == 200
+    assert stored(app).custom_label == "я" * 40
+
+
+# --- invalid input: the form with the error beside the field, 422, nothing saved ---------------
+
+@pytest.mark.parametrize("label, message", [
+    ("", "Enter a name of 1 to 40 characters."),
+    ("     ", "Enter a name of 1 to 40 characters."),
+    ("x" * 41, "The name is too long: at most 40 characters."),
+    ("<b>Pay</b>", "The name is plain text: it may not contain “<” or “>”."),
+    ("<script>alert(1)</script>", "The name is plain text: it may not contain “<” or “>”."),
+])
+def test_invalid_names_are_refused_beside_the_field(panel, app, label, message):
+    response = post_display(panel, label=label, section="payments", show_in_sidebar="0")
+    assert response.status_code == 422
+    html = response.get_data(as_text=True)
+    error = re.search(r'id="display-hello-label-error">([^<]*)<', html)
+    assert error and error.group(1) == message.replace("“", "“").replace("<", "&lt;").replace(">", "&gt;")
+    assert "<script>alert(1)</script>" not in html
+    module = stored(app)
+    assert (module.custom_label, module.section_key, module.show_in_sidebar) == (None, "tools", True)
+    assert where(html, "hello") == ("tools", 0, "Hello")
+
+
+def test_unknown_section_is_refused_beside_the_field(panel, app):
+    response = post_display(panel, section="nowhere", label="Renamed")
+    assert response.status_code == 422
+    html = response.get_data(as_text=True)
+    error = re.search(r'id="display-hello-section-error">([^<]*)<', html)
+    assert error and error.group(1) == "Choose one of the existing menu sections."
+    assert stored(app).custom_label is None
+    assert 'value="Renamed"' in html  # what was typed stays in the form
+
+
+def test_bad_position_is_refused(panel, app):
+    response = post_display(panel, position="first", label="Renamed")
+    assert response.status_code == 422
+    assert 'id="display-hello-position-error"' in response.get_data(as_text=True)
+    assert stored(app).custom_label is None
+
+
+def test_display_needs_a_csrf_token(panel, app):
+    response = panel.post("/modules/hello/display", data={"label": "No token"}, headers={"HX-Request": "true"})
+    assert response.status_code == 400
+    assert stored(app).custom_label is None
+
+
+def test_unknown_module_is_404(panel):
+    assert post_display(panel, slug="ghost", label="x").status_code == 404
+
+
+# --- reset, disabled modules, plain forms ---------------------------------------------------------
+
+def test_reset_returns_to_the_manifest_defaults(panel, app):
+    post_display(panel, label="Custom", section="payments", show_in_sidebar="0")
+    response = htmx_post(panel, "/modules/hello/display/reset")
+    assert response.status_code == 200
+    html = response.get_data(as_text=True)
+    assert where(html, "hello")[0::2] == ("tools", "Hello")
+    module = stored(app)
+    assert (module.custom_label, module.section_key, module.show_in_sidebar) == (None, "tools", True)
+
+
+def test_a_disabled_module_keeps_its_options(panel, app):
+    post_display(panel, label="Лицензии", section="payments")
+    html = htmx_post(panel, "/modules/hello/disable").get_data(as_text=True)
+    assert where(html, "hello") is None
+    html = htmx_post(panel, "/modules/hello/enable").get_data(as_text=True)
+    assert where(html, "hello") == ("payments", 0, "Лицензии")
+    # a disabled module's options can be changed too, and apply when it comes back
+    htmx_post(panel, "/modules/hello/disable")
+    assert post_display(panel, label="Paiements").status_code == 200
+    html = htmx_post(panel, "/modules/hello/enable").get_data(as_text=True)
+    assert where(html, "hello")[2] == "Paiements"
+
+
+def test_plain_form_post_redirects_to_the_settings_page(panel, app):
+    response = panel.post("/modules/hello/display", data={"label": "Plain", "csrf_token": panel.csrf})
+    assert response.status_code == 302
+    assert response.headers["Location"].endswith("/modules/hello/settings?tab=display")
+    page = panel.get(response.headers["Location"]).get_data(as_text=True)
+    assert where(page, "hello")[2] == "Plain"
+    response = panel.post("/modules/hello/display", data={"label": "", "csrf_token": panel.csrf})
+    assert response.status_code == 422
+    assert "Enter a name of 1 to 40 characters." in response.get_data(as_text=True)
+
+
+def test_changes_are_audited(panel, app):
+    post_display(panel, label="Audited")
+    with app.app_context():
+        event = db.session.query(AuditEvent).filter_by(action="display_changed").one()
+        assert event.slug == "hello" and "Audited" in event.detail
+
+
+# --- the card: gear, settings, docs ------------------------------------------------------------------
+
+def test_card_has_gear_settings_and_docs_links(panel):
+    html = panel.get("/modules").get_data(as_text=True)
+    card = html[html.index('id="module-hello"'):]
+    card = card[: card.index('id="module-notes"')] if 'id="module-notes"' in card else card
+    assert 'hx-get="/modules/hello/display?dialog=1"' in card and "bi-gear" in card
+    assert 'href="/modules/hello/settings"' in card
+    docs = re.search(r'<a href="https://example.org/docs/hello"[^>]*>', card)
+    assert docs and 'target="_blank"' in docs.group(0) and "noopener" in docs.group(0)
+    dialog = panel.get("/modules/hello/display?dialog=1", headers={"HX-Request": "true"}).get_data(as_text=True)
+    assert 'class="modal fade text-start display-dialog"' in dialog and 'id="display-hello"' in dialog
+    assert "<html" not in dialog
+    fragment = panel.get("/modules/hello/display", headers={"HX-Request": "true"}).get_data(as_text=True)
+    assert 'id="display-hello"' in fragment and "modal" not in fragment
+    response = panel.get("/modules/hello/display")  # a plain visit lands on the settings page's tab
+    assert response.status_code == 302 and response.headers["Location"].endswith("/modules/hello/settings?tab=display")
+
+
+# --- sidebar edit mode: drag order, keyboard moves, restarts -------------------------------------------
+
+def test_edit_mode_lists_every_section_with_move_buttons(panel):
+    html = panel.get("/sidebar?edit=1", headers={"HX-Request": "true"}).get_data(as_text=True)
+    parser = sidebar_of(html)
+    assert set(parser.sections) == {"modules", "payments", "providers", "tools"}  # empty ones too: drop targets
+    assert 'data-sortable="sidebar"' in html
+    assert 'data-move="hello:down"' in html and 'data-move="notes:up"' in html
+    normal = panel.get("/sidebar", headers={"HX-Request": "true"}).get_data(as_text=True)
+    assert "data-sortable=" not in normal and set(sidebar_of(normal).sections) == {"tools"}
+
+
+def test_drag_order_is_saved_across_sections(panel, app):
+    order = ["section:modules", "section:payments", "module:notes", "section:providers",
+             "section:tools", "module:hello"]
+    response = htmx_post(panel, "/sidebar/order", data={"order": order})
+    assert response.status_code == 200
+    html = panel.get("/").get_data(as_text=True)
+    assert entries(html) == {"payments": [("notes", "Notes")], "tools": [("hello", "Hello")]}
+    order = ["section:tools", "module:notes", "module:hello"]
+    htmx_post(panel, "/sidebar/order", data={"order": order})
+    assert [slug for slug, _ in entries(panel.get("/").get_data(as_text=True))["tools"]] == ["notes", "hello"]
+
+
+def test_keyboard_move_buttons(panel):
+    response = htmx_post(panel, "/sidebar/move", data={"slug": "hello", "direction": "down"})
+    assert response.status_code == 200
+    html = response.get_data(as_text=True)
+    assert [slug for slug, _ in entries(html)["tools"]] == ["notes", "hello"]
+    assert 'data-focus="hello:down"' in html  # the script puts the focus back on the button
+    htmx_post(panel, "/sidebar/move", data={"slug": "hello", "direction": "down"})  # already last: no-op
+    htmx_post(panel, "/sidebar/move", data={"slug": "hello", "direction": "up"})
+    assert [slug for slug, _ in entries(panel.get("/").get_data(as_text=True))["tools"]] == ["hello", "notes"]
+
+
+def test_order_is_kept_across_restarts(panel, app, tmp_path):
+    htmx_post(panel, "/sidebar/order", data={"order": ["section:tools", "module:notes", "module:hello"]})
+    post_display(panel, slug="hello", label="Лицензии", section="providers")
+    with app.app_context():
+        db.engine.dispose()
+    restarted = create_app({"TESTING": True, "INSTANCE_PATH": app.instance_path, "SECRET_KEY": "test-secret"})
+    try:
+        client = restarted.test_client()
+        sign_in(client, password=PASSWORD)
+        html = client.get("/").get_data(as_text=True)
+        assert entries(html) == {"providers": [("hello", "Лицензии")], "tools": [("notes", "Notes")]}
+        htmx_post(client, "/modules/hello/display", data={"section": "tools", "position": "1"},
+                  token=re.search(r'"X-CSRFToken": "([^"]+)"', html).group(1))
+        html = client.get("/").get_data(as_text=True)
+        assert [slug for slug, _ in entries(html)["tools"]] == ["hello", "notes"]
+    finally:
+        with restarted.app_context():
+            db.engine.dispose()
+
+
+# --- menu sections -----------------------------------------------------------------------------------
+
+def sections_post(client, path, **data):
+    return htmx_post(client, path, data=data)
+
+
+def test_add_rename_and_reorder_sections(panel, app):
+    response = sections_post(panel, "/sections", label="  Лицензии  ")
+    assert response.status_code == 200
+    with app.app_context():
+        section = db.session.query(MenuSection).filter_by(label="Лицензии").one()
+        key = section.key
+    form = panel.get("/modules/hello/display", headers={"HX-Request": "true"}).get_data(as_text=True)
+    assert f'<option value="{key}">Лицензии</option>' in form
+    html = post_display(panel, section=key).get_data(as_text=True)
+    assert sidebar_of(html).headings[key] == "Лицензии"
+
+    assert sections_post(panel, f"/sections/{key}/rename", label="Licences").status_code == 200
+    html = panel.get("/").get_data(as_text=True)
+    assert sidebar_of(html).headings[key] == "Licences"
+
+    sections_post(panel, f"/sections/{key}/move", direction="up")  # last → before tools
+    with app.app_context():
+        order = [s.key for s in db.session.query(MenuSection).order_by(MenuSection.position)]
+    assert order[-2:] == [key, "tools"]
+    html = panel.get("/").get_data(as_text=True)
+    assert list(entries(html)) == [key, "tools"]
+
+
+@pytest.mark.parametrize("label, message", [
+    ("", "Enter a name of 1 to 40 characters."),
+    ("   ", "Enter a name of 1 to 40 characters."),
+    ("y" * 41, "The name is too long: at most 40 characters."),
+    ("<i>x</i>", "The name is plain text: it may not contain “&lt;” or “&gt;”."),
+    ("tools", "A menu section named “tools” already exists."),
+])
+def test_invalid_section_names_are_refused(panel, app, label, message):
+    response = sections_post(panel, "/sections", label=label)
+    assert response.status_code == 422
+    html = response.get_data(as_text=True)
+    error = re.search(r'id="section-new-label-error">([^<]*)<', html)
+    assert error and error.group(1) == message
+    with app.app_context():
+        assert db.session.query(MenuSection).count() == 4
+
+
+def test_renaming_a_builtin_section_shows_the_administrators_text(panel):
+    response = sections_post(panel, "/sections/tools/rename", label="Outils & co")
+    assert response.status_code == 200
+    html = response.get_data(as_text=True)
+    assert sidebar_of(html).headings["tools"] == "Outils & co"
+    assert "Outils &amp; co" in html
+    response = sections_post(panel, "/sections/tools/rename", label="<b>")
+    assert response.status_code == 422
+    assert 'id="section-tools-error"' in response.get_data(as_text=True)
+
+
+def test_deleting_a_section_with_modules_asks_then_moves_them(panel, app):
+    response = sections_post(panel, "/sections/tools/delete")
+    assert response.status_code == 409
+    html = response.get_data(as_text=True)
+    assert "section-delete-confirm" in html and "holds 2 modules" in html
+    with app.app_context():
+        assert db.session.get(MenuSection, "tools") is not None
+    response = sections_post(panel, "/sections/tools/delete", confirm="1")
+    assert response.status_code == 200
+    html = response.get_data(as_text=True)
+    assert "2 modules moved" in html
+    assert entries(html) == {"modules": [("hello", "Hello"), ("notes", "Notes")]}
+    with app.app_context():
+        assert db.session.get(MenuSection, "tools") is None
+        assert {m.section_key for m in db.session.query(Module)} == {"modules"}
+    # the display form no longer offers it, and posting it is refused
+    assert post_display(panel, section="tools").status_code == 422
+
+
+def test_deleting_an_empty_section_and_the_default_one(panel, app):
+    assert sections_post(panel, "/sections/payments/delete").status_code == 200
+    response = sections_post(panel, "/sections/modules/delete", confirm="1")
+    assert response.status_code == 409
+    assert response.headers.get("HX-Retarget") == "#toasts"
+    with app.app_context():
+        assert {s.key for s in db.session.query(MenuSection)} == {"modules", "providers", "tools"}
+
+
+def test_sections_page_works_without_script(panel, app):
+    html = panel.get("/sections").get_data(as_text=True)
+    assert "<html" in html and 'id="sections-panel"' in html
+    response = panel.post("/sections/tools/delete", data={"csrf_token": panel.csrf})
+    assert response.status_code == 409
+    html = response.get_data(as_text=True)
+    assert "<html" in html and 'name="confirm" value="1"' in html

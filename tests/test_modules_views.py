@@ -1,0 +1,291 @@
+"""/modules: cards, live toggles, search, page-or-fragment; and the `modules`/`admin` commands."""
+
+import json
+import re
+from html.parser import HTMLParser
+
+import pytest
+
+from conftest import SOURCES, htmx_post, install_sample
+
+VOID = {"area", "base", "br", "col", "embed", "hr", "img", "input", "link", "meta", "source", "track", "wbr"}
+
+
+class TopLevel(HTMLParser):
+    """The top-level elements of a fragment, as (tag, attributes); text outside them is kept too."""
+
+    def __init__(self):
+        super().__init__()
+        self.depth = 0
+        self.elements = []
+        self.stray_text = ""
+
+    def handle_starttag(self, tag, attrs):
+        if self.depth == 0:
+            self.elements.append((tag, dict(attrs)))
+        if tag not in VOID:
+            self.depth += 1
+
+    def handle_endtag(self, tag):
+        if tag not in VOID:
+            self.depth -= 1
+
+    def handle_data(self, data):
+        if self.depth == 0:
+            self.stray_text += data.strip()
+
+
+def top_level(html: str) -> TopLevel:
+    parser = TopLevel()
+    parser.feed(html)
+    parser.close()
+    assert parser.depth == 0, "unbalanced markup"
+    return parser
+
+
+def assert_card_and_sidebar_only(response, slug, state):
+    assert response.status_code == 200
+    parsed = top_level(response.get_data(as_text=True))
+    assert parsed.stray_text == ""
+    assert [tag for tag, _ in parsed.elements] == ["div", "nav"], parsed.elements
+    card, nav = (attrs for _, attrs in parsed.elements)
+    assert card["id"] == f"module-{slug}" and card["data-state"] == state
+    assert nav["id"] == "sidebar" and nav["hx-swap-oob"] == "true"
+    assert "<html" not in response.get_data(as_text=True)
+
+
+@pytest.fixture
+def hello(app, admin_client):
+    install_sample(app, "hello")
+    return admin_client
+
+
+def test_the_list_shows_a_card_per_module(app, hello):
+    install_sample(app, "notes")
+    html = hello.get("/modules").get_data(as_text=True)
+    assert html.startswith("<!doctype html>")
+    card = re.search(r'id="module-hello" data-state="disabled".*?</article>', html, re.S).group(0)
+    for text in ("Hello", "v1.2.0", "Tools", "Module Panel team", "Greets the administrator",
+                 'href="https://example.org/docs/hello"', "Disabled", "Enable"):
+        assert text in card, text
+    assert 'id="module-notes" data-state="disabled"' in html
+    assert html.index('id="module-hello"') < html.index('id="module-notes"')  # by name
+
+
+def test_enable_answers_with_the_card_and_the_sidebar_and_nothing_more(hello):
+    response = htmx_post(hello, "/modules/hello/enable")
+    assert_card_and_sidebar_only(response, "hello", "enabled")
+    html = response.get_data(as_text=True)
+    assert 'data-module="hello"' in html and 'href="/m/hello/"' in html  # the sidebar entry
+    assert "Disable" in html
+    assert len(response.data) <= 4096, f"toggle answer is {len(response.data)} bytes; goal <= 4 KB"
+
+    response = htmx_post(hello, "/modules/hello/disable")
+    assert_card_and_sidebar_only(response, "hello", "disabled")
+    assert 'data-module="hello"' not in response.get_data(as_text=True)
+
+
+def test_a_failed_enable_also_answers_with_card_and_sidebar(app, hello):
+    install_sample(app, "broken")
+    assert_card_and_sidebar_only(htmx_post(hello, "/modules/broken/enable"), "broken", "failed")
+
+
+def test_toggling_twice_is_harmless(hello):
+    for _ in range(2):
+        assert_card_and_sidebar_only(htmx_post(hello, "/modules/hello/enable"), "hello", "enabled")
+    assert hello.get("/m/hello/").status_code == 200
+    for _ in range(2):
+        assert_card_and_sidebar_only(htmx_post(hello, "/modules/hello/disable"), "hello", "disabled")
+    assert hello.get("/m/hello/").status_code == 404
+    dashboard = hello.get("/").get_data(as_text=True)
+    assert dashboard.count("<span>enabled</span>") == 1 and dashboard.count("<span>disabled</span>") == 1
+
+
+def test_the_dashboard_counts_modules_and_shows_who_did_what(app, hello):
+    install_sample(app, "broken")
+    htmx_post(hello, "/modules/hello/enable")
+    htmx_post(hello, "/modules/broken/enable")
+    html = hello.get("/").get_data(as_text=True)
+    assert re.search(r'data-count="installed">3<', html) is None  # only two installed
+    assert 'data-count="installed">2<' in html
+    assert 'data-count="enabled">1<' in html and 'data-count="failed">1<' in html
+    assert "<strong>admin</strong>" in html and "failed to enable" in html and "<code>hello</code>" in html
+
+
+@pytest.mark.parametrize("action", ["enable", "disable"])
+def test_an_unknown_module_gets_a_clear_404(hello, action):
+    response = htmx_post(hello, f"/modules/nosuch/{action}")
+    assert response.status_code == 404
+    html = response.get_data(as_text=True)
+    assert "There is no installed module named “nosuch”." in html
+    assert response.headers["HX-Retarget"] == "#toasts" and "toast-message" in html
+
+    page = hello.post(f"/modules/nosuch/{action}", data={"csrf_token": hello.csrf})
+    assert page.status_code == 404
+    assert "There is no installed module named “nosuch”." in page.get_data(as_text=True)
+    assert "<html" in page.get_data(as_text=True)
+
+
+def test_a_toggle_without_csrf_token_shows_an_error_not_a_blank_swap(hello):
+    response = hello.post("/modules/hello/enable", headers={"HX-Request": "true"})
+    assert response.status_code == 400
+    html = response.get_data(as_text=True)
+    assert "security token" in html and "toast-message" in html
+    assert response.headers["HX-Retarget"] == "#toasts"
+    assert response.headers["HX-Reswap"] == "beforeend"
+    assert 'id="module-hello"' not in html
+    bad = htmx_post(hello, "/modules/hello/enable", token="not-a-token")
+    assert bad.status_code == 400 and "security token" in bad.get_data(as_text=True)
+    assert hello.get("/m/hello/").status_code == 404  # nothing changed
+
+    plain = hello.post("/modules/hello/enable")
+    assert plain.status_code == 400 and "security token" in plain.get_data(as_text=True)
+    assert "<html" in plain.get_data(as_text=True)
+
+
+def test_a_toggle_without_javascript_comes_back_to_the_full_list(hello):
+    response = hello.post("/modules/hello/enable", data={"csrf_token": hello.csrf})
+    assert response.status_code in (302, 303)
+    assert response.headers["Location"].endswith("/modules")
+    page = hello.get("/modules").get_data(as_text=True)
+    assert 'id="module-hello" data-state="enabled"' in page and "<html" in page
+
+
+def test_the_toggle_is_a_post(hello):
+    assert hello.get("/modules/hello/enable").status_code == 405
+
+
+def test_active_search_by_name_and_description(app, hello):
+    install_sample(app, "notes")
+    fragment = hello.get("/modules?q=GREETS", headers={"HX-Request": "true"})
+    parsed = top_level(fragment.get_data(as_text=True))
+    assert [(tag, attrs.get("id")) for tag, attrs in parsed.elements] == [("div", "module-list")]
+    html = fragment.get_data(as_text=True)
+    assert 'id="module-hello"' in html and 'id="module-notes"' not in html
+
+    html = hello.get("/modules?q=notes", headers={"HX-Request": "true"}).get_data(as_text=True)
+    assert 'id="module-notes"' in html and 'id="module-hello"' not in html
+    html = hello.get("/modules?q=zzz-nothing", headers={"HX-Request": "true"}).get_data(as_text=True)
+    assert "No module matches." in html
+    # LIKE wildcards are plain characters to the administrator.
+    html = hello.get("/modules?q=%25", headers={"HX-Request": "true"}).get_data(as_text=True)
+    assert "No module matches." in html
+
+
+def test_state_filter(app, hello):
+    install_sample(app, "notes")
+    install_sample(app, "broken")
+    htmx_post(hello, "/modules/hello/enable")
+    htmx_post(hello, "/modules/broken/enable")
+
+    def slugs(query):
+        html = hello.get(f"/modules?{query}", headers={"HX-Request": "true"}).get_data(as_text=True)
+        return re.findall(r'id="module-(\w+)" data-state', html)
+
+    assert slugs("state=enabled") == ["hello"]
+    assert slugs("state=disabled") == ["notes"]
+    assert slugs("state=failed") == ["broken"]
+    assert slugs("state=") == ["broken", "hello", "notes"]
+    assert slugs("state=bogus") == ["broken", "hello", "notes"]
+    assert slugs("state=disabled&q=hello") == []
+    page = hello.get("/modules?state=failed&q=bro").get_data(as_text=True)
+    assert '<option value="failed" selected' in page and 'value="bro"' in page
+
+
+@pytest.mark.parametrize("headers, fragment", [
+    ({}, False),
+    ({"HX-Request": "true"}, True),
+    ({"HX-Request": "true", "HX-Boosted": "true"}, False),
+    ({"HX-Request": "true", "HX-History-Restore-Request": "true"}, False),
+    ({"HX-Request": "false"}, False),
+])
+def test_page_or_fragment_is_decided_by_htmx_headers(hello, headers, fragment):
+    response = hello.get("/modules", headers=headers)
+    assert response.status_code == 200
+    html = response.get_data(as_text=True)
+    assert ("<html" in html) is not fragment
+    assert ('id="module-list"' in html)
+    assert "HX-Request" in response.headers.get("Vary", "")
+    assert response.headers.get("Cache-Control") == "no-store"
+
+
+def test_card_text_from_the_module_is_escaped(app, hello, tmp_path):
+    import shutil
+
+    folder = tmp_path / "evil"
+    shutil.copytree(SOURCES / "hello", folder)
+    data = json.loads((folder / "module.json").read_text())
+    data.update(slug="evil", name="<script>alert(1)</script>", author='"><img src=x onerror=alert(1)>',
+                description="<b>bold</b>")
+    (folder / "module.json").write_text(json.dumps(data))
+    install_sample(app, "evil", folder)
+    html = hello.get("/modules").get_data(as_text=True)
+    assert "<script>alert(1)" not in html and "&lt;script&gt;" in html
+    assert "<img src=x" not in html and "<b>bold</b>" not in html
+
+
+# --- command line -----------------------------------------------------------------------------------
+
+def assert_one_line_error(result):
+    assert result.exit_code != 0
+    assert result.exception is None or isinstance(result.exception, SystemExit), result.exception
+    assert "Traceback" not in result.output
+    lines = [line for line in result.output.splitlines() if line.strip()]
+    assert len(lines) == 1, result.output
+    return lines[0]
+
+
+def test_cli_install_list_enable_disable(app, runner):
+    result = runner.invoke(args=["modules", "install-dir", str(SOURCES / "hello")])
+    assert result.exit_code == 0, result.output
+    assert "hello installed" in result.output
+
+    result = runner.invoke(args=["modules", "list"])
+    assert result.exit_code == 0 and re.search(r"^hello\s+1\.2\.0\s+disabled\s+Hello$", result.output, re.M)
+    result = runner.invoke(args=["modules", "enable", "hello"])
+    assert result.exit_code == 0 and "hello enabled" in result.output
+    result = runner.invoke(args=["modules", "list", "--json"])
+    assert json.loads(result.output) == [
+        {"slug": "hello", "name": "Hello", "version": "1.2.0", "state": "enabled", "error": None}]
+    result = runner.invoke(args=["modules", "disable", "hello"])
+    assert result.exit_code == 0 and "hello disabled" in result.output
+    assert json.loads(runner.invoke(args=["modules", "list", "--json"]).output)[0]["state"] == "disabled"
+
+
+def test_cli_list_when_empty(runner):
+    result = runner.invoke(args=["modules", "list"])
+    assert result.exit_code == 0 and "No modules installed." in result.output
+    assert json.loads(runner.invoke(args=["modules", "list", "--json"]).output) == []
+
+
+def test_cli_errors_are_one_line(app, runner, tmp_path):
+    line = assert_one_line_error(runner.invoke(args=["modules", "enable", "nosuch"]))
+    assert "There is no installed module named “nosuch”." in line
+    assert "nosuch" in assert_one_line_error(runner.invoke(args=["modules", "disable", "nosuch"]))
+
+    runner.invoke(args=["modules", "install-dir", str(SOURCES / "broken")])
+    line = assert_one_line_error(runner.invoke(args=["modules", "enable", "broken"]))
+    assert "broken failed to enable" in line and "RuntimeError" in line
+
+    line = assert_one_line_error(runner.invoke(args=["modules", "install-dir", str(SOURCES / "broken")]))
+    assert "already installed" in line
+    (tmp_path / "bad").mkdir()
+    (tmp_path / "bad" / "module.json").write_text('{"slug": "bad", "name": "Bad"}')
+    line = assert_one_line_error(runner.invoke(args=["modules", "install-dir", str(tmp_path / "bad")]))
+    assert "“version”" in line
+    line = assert_one_line_error(runner.invoke(args=["modules", "install-dir", str(tmp_path / "missing")]))
+    assert "missing" in line
+
+
+def test_cli_admin_create(app, runner):
+    result = runner.invoke(args=["admin", "create", "root", "--password", "long enough pw"])
+    assert result.exit_code == 0 and "root" in result.output
+    assert "already exists" in assert_one_line_error(
+        runner.invoke(args=["admin", "create", "root", "--password", "long enough pw"]))
+    assert "8 characters" in assert_one_line_error(
+        runner.invoke(args=["admin", "create", "other", "--password", "short"]))
+    assert "user name" in assert_one_line_error(
+        runner.invoke(args=["admin", "create", "bad name!", "--password", "long enough pw"]))
+    with app.app_context():
+        from panel.services import users
+        assert users.authenticate("root", "long enough pw") is not None
