@@ -31,7 +31,7 @@ def audit_action_label(action: str) -> str:
     return str(AUDIT_ACTIONS.get(action, action))
 
 
-@dataclass
+@dataclass(frozen=True)
 class ModuleCard:
     slug: str
     name: str
@@ -54,10 +54,12 @@ def module_card(module: Module) -> ModuleCard:
     if len(description) > SHORT_DESCRIPTION:
         description = description[: SHORT_DESCRIPTION - 1].rstrip() + "…"
     manifest = module.manifest or {}
+    menu = manifest.get("menu") or {}
     return ModuleCard(
         slug=module.slug, name=module.name, version=module.version, category=module.category,
         author=module.author, description=description, docs_url=module.docs_url, state=module.state,
-        error=module.error, label=module.label, icon=module.icon, previous_version=module.previous_version,
+        error=module.error, label=module.custom_label or menu.get("label") or module.name,
+        icon=menu.get("icon") or "puzzle", previous_version=module.previous_version,
         has_settings=bool(manifest.get("settings")), has_page=module.state == "enabled",
     )
 
@@ -72,7 +74,7 @@ def sidebar_context() -> dict:
 
 def module_list_context(query: str = "", state: str = "") -> dict:
     return {
-        "cards": [module_card(m) for m in modules.listing(query, state)],
+        "cards": [module_card(m) for m in modules.listing(query, state, rows=True)],
         "query": query,
         "state": state if state in modules.STATES else "",
         "states": modules.STATES,

@@ -6,7 +6,7 @@ from flask import current_app, g
 from flask_babel import get_locale, get_translations
 from jinja2 import BaseLoader, ChoiceLoader, TemplateNotFound
 
-from . import presenters
+from . import card_fragments, presenters
 from .i18n import LANGUAGE_NAMES
 from .version import CORE_VERSION
 
@@ -63,6 +63,7 @@ def init_app(app) -> None:
     )
     app.jinja_env.trim_blocks = True
     app.jinja_env.lstrip_blocks = True
+    card_fragments.init_app(app)
 
     @app.context_processor
     def layout_helpers():

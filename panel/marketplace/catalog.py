@@ -12,7 +12,7 @@ from datetime import datetime, timedelta
 from functools import lru_cache
 from urllib.parse import urljoin, urlsplit
 
-from flask import current_app
+from flask import current_app, g, has_app_context
 from flask_babel import lazy_gettext as _l
 from packaging.specifiers import InvalidSpecifier, SpecifierSet
 from packaging.version import InvalidVersion, Version
@@ -276,7 +276,20 @@ def state() -> CatalogState:
 
 
 def current_catalog() -> Catalog:
-    return state().catalog
+    """The shown catalog, looked up once per request: a page of many cards asks for it per card."""
+    if not has_app_context():
+        return state().catalog
+    cached = g.get("_panel_catalog")
+    store = current_app.config.get("MARKETPLACE_URL")
+    if cached is None or cached[0] != store:
+        cached = (store, state().catalog)
+        g._panel_catalog = cached
+    return cached[1]
+
+
+def _forget_request_catalog() -> None:
+    if has_app_context():
+        g.pop("_panel_catalog", None)
 
 
 def entry(slug: str) -> dict | None:
@@ -308,6 +321,13 @@ def _record_failure(url: str, message: str) -> None:
 
 def refresh() -> RefreshResult:
     """A conditional fetch of the catalog; a 304 only notes the check and never rewrites the catalog."""
+    try:
+        return _fetch()
+    finally:
+        _forget_request_catalog()
+
+
+def _fetch() -> RefreshResult:
     url = catalog_url()
     found = db.session.execute(select(CatalogCache.id, CatalogCache.etag, CatalogCache.fetched_at,
                                       CatalogCache.skipped).where(CatalogCache.url == url[:500])).first()
