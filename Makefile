@@ -5,6 +5,9 @@ BIN := $(VENV)/bin
 HOST ?= 127.0.0.1
 PORT ?= 5000
 WORKERS ?= 2
+# The embedded store is served by the panel itself, so by default it lives at the panel's own address.
+MARKETPLACE_URL ?= http://$(HOST):$(PORT)/store
+export MARKETPLACE_URL
 
 .PHONY: run test setup translations i18n bench clean
 

@@ -33,10 +33,11 @@ class PackageError(PanelError):
 
 
 class FormError(PanelError):
-    """Invalid form input; `errors` maps each field to its message."""
+    """Invalid form input; `errors` maps each field to its message, `submitted` keeps what was typed."""
 
     status = 422
 
-    def __init__(self, errors: dict):
+    def __init__(self, errors: dict, submitted: dict | None = None):
         super().__init__(next(iter(errors.values())))
         self.errors = errors
+        self.submitted = submitted or {}

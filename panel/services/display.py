@@ -186,9 +186,7 @@ def parse(module: Module, form) -> dict:
 
 
 class DisplayFormError(FormError):
-    def __init__(self, errors: dict, submitted: dict):
-        super().__init__(errors)
-        self.submitted = submitted
+    """Refused display options, with what was typed."""
 
 
 def save(slug_or_module, form, actor: str) -> Module:

@@ -205,9 +205,7 @@ def parse(module: Module, form) -> dict:
 
 
 class SettingsFormError(FormError):
-    def __init__(self, errors: dict, submitted: dict):
-        super().__init__(errors)
-        self.submitted = submitted
+    """Refused module settings, with what was typed."""
 
 
 def effective(module: Module) -> dict:
