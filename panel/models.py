@@ -63,15 +63,28 @@ class Module(db.Model):
 
     @property
     def menu(self) -> dict:
-        return (self.manifest or {}).get("menu") or {}
+        return manifest_menu(self.manifest)
 
     @property
     def label(self) -> str:
-        return self.custom_label or self.menu.get("label") or self.name
+        return menu_label(self)
 
     @property
     def icon(self) -> str:
-        return self.menu.get("icon") or "puzzle"
+        return menu_icon(self.manifest)
+
+
+# These take a `Module` or a plain row of its columns (long lists read rows, not objects).
+def manifest_menu(manifest: dict | None) -> dict:
+    return (manifest or {}).get("menu") or {}
+
+
+def menu_label(module) -> str:
+    return module.custom_label or manifest_menu(module.manifest).get("label") or module.name
+
+
+def menu_icon(manifest: dict | None) -> str:
+    return manifest_menu(manifest).get("icon") or "puzzle"
 
 
 class ModuleSetting(db.Model):

@@ -4,7 +4,7 @@ from dataclasses import dataclass
 
 from flask_babel import lazy_gettext as _l
 
-from .models import Module
+from .models import Module, menu_icon, menu_label
 from .services import audit, modules, sidebar
 
 SHORT_DESCRIPTION = 160
@@ -54,12 +54,10 @@ def module_card(module: Module) -> ModuleCard:
     if len(description) > SHORT_DESCRIPTION:
         description = description[: SHORT_DESCRIPTION - 1].rstrip() + "…"
     manifest = module.manifest or {}
-    menu = manifest.get("menu") or {}
     return ModuleCard(
         slug=module.slug, name=module.name, version=module.version, category=module.category,
         author=module.author, description=description, docs_url=module.docs_url, state=module.state,
-        error=module.error, label=module.custom_label or menu.get("label") or module.name,
-        icon=menu.get("icon") or "puzzle", previous_version=module.previous_version,
+        error=module.error, label=menu_label(module), icon=menu_icon(manifest), previous_version=module.previous_version,
         has_settings=bool(manifest.get("settings")), has_page=module.state == "enabled",
     )
 

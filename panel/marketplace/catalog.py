@@ -16,8 +16,7 @@ from flask import current_app, g, has_app_context
 from flask_babel import lazy_gettext as _l
 from packaging.specifiers import InvalidSpecifier, SpecifierSet
 from packaging.version import InvalidVersion, Version
-from sqlalchemy import select, update
-from sqlalchemy.orm import defer
+from sqlalchemy import and_, or_, select, update
 
 from ..extensions import db
 from ..manifest import SLUG_RE
@@ -232,21 +231,25 @@ def catalog_url(base: str | None = None) -> str:
     return urljoin(base or store_url(), CATALOG_PATH)
 
 
-def _row(url: str) -> CatalogCache | None:
-    return db.session.scalars(select(CatalogCache).options(defer(CatalogCache.data)).where(CatalogCache.url == url)
-                              ).first()
+_HEAD_COLUMNS = (CatalogCache.id, CatalogCache.url, CatalogCache.etag, CatalogCache.skipped, CatalogCache.fetched_at,
+                 CatalogCache.checked_at, CatalogCache.last_error, CatalogCache.last_error_at)
 
 
-def _shown_row(current: CatalogCache | None) -> CatalogCache | None:
-    """The current store's catalog, or — while it has none — the last good catalog of any store."""
+def _rows(url: str) -> tuple:
+    """(current, shown): the current store's row, and the row whose catalog is shown — the current
+    store's, or while it has none the last good catalog of any store. One query, without the data."""
+    rows = db.session.execute(
+        select(*_HEAD_COLUMNS).where(or_(CatalogCache.url == url, and_(CatalogCache.url.like(f"%/{CATALOG_PATH}"),
+                                                                      CatalogCache.fetched_at.is_not(None))))
+        .order_by((CatalogCache.url == url).desc(), CatalogCache.fetched_at.desc()).limit(2)).all()
+    current = rows[0] if rows and rows[0].url == url else None
     if current is not None and current.fetched_at is not None:
-        return current
-    return db.session.scalars(select(CatalogCache).options(defer(CatalogCache.data))
-                              .where(CatalogCache.url.like(f"%/{CATALOG_PATH}"), CatalogCache.fetched_at.is_not(None))
-                              .order_by(CatalogCache.fetched_at.desc()).limit(1)).first()
+        return current, current
+    shown = next((row for row in rows if row.fetched_at is not None), None)
+    return current, shown
 
 
-def _catalog_for(row: CatalogCache | None) -> Catalog:
+def _catalog_for(row) -> Catalog:
     if row is None:
         return Catalog()
     key = (row.fetched_at, row.etag, row.url)
@@ -265,8 +268,7 @@ def _catalog_for(row: CatalogCache | None) -> Catalog:
 
 def state() -> CatalogState:
     url = catalog_url()
-    current = _row(url)
-    shown = _shown_row(current)
+    current, shown = _rows(url)
     with _inflight_lock:
         refreshing = url in _inflight
     return CatalogState(catalog=_catalog_for(shown), store_url=store_url(),

@@ -6,7 +6,7 @@ from flask_babel import lazy_gettext as _l
 from sqlalchemy import select
 
 from ..extensions import db
-from ..models import MenuSection, Module
+from ..models import MenuSection, Module, manifest_menu, menu_icon, menu_label
 
 DEFAULT_SECTION = "modules"
 # The panel's own sections: their labels are translated unless the administrator renames them.
@@ -56,15 +56,17 @@ def build(edit: bool = False) -> list[SidebarSection]:
     ordered = sections()
     by_key = {s.key: SidebarSection(s.key, section_label(s)) for s in ordered}
     fallback = by_key.get(DEFAULT_SECTION) or (next(iter(by_key.values())) if by_key else None)
-    rows = db.session.scalars(
-        select(Module).where(Module.state == "enabled", Module.show_in_sidebar.is_(True))
+    rows = db.session.execute(
+        select(Module.slug, Module.name, Module.manifest, Module.custom_label, Module.section_key)
+        .where(Module.state == "enabled", Module.show_in_sidebar.is_(True))
         .order_by(Module.position, Module.name)
     )
     for module in rows:
-        target = by_key.get(module.section_key or (module.menu.get("section") or "")) or fallback
+        menu = manifest_menu(module.manifest)
+        target = by_key.get(module.section_key or (menu.get("section") or "")) or fallback
         if target is None:
             continue
-        path = module.menu.get("path") or "/"
-        target.entries.append(SidebarEntry(module.slug, module.label, module.icon,
+        path = menu.get("path") or "/"
+        target.entries.append(SidebarEntry(module.slug, menu_label(module), menu_icon(module.manifest),
                                            f"/m/{module.slug}/{path.lstrip('/')}"))
     return [by_key[s.key] for s in ordered if edit or by_key[s.key].entries]
