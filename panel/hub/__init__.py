@@ -61,19 +61,18 @@ def create_hub(config: dict | None = None) -> Flask:
         body, etag = store.catalog()
         return conditional_json(body, etag)
 
-    @hub.get("/api/modules/<slug>")
-    def module(slug):
-        data = store.detail(slug)
+    def found(data):
         if data is None:
             abort(404)
         return json_with_etag(data)
 
+    @hub.get("/api/modules/<slug>")
+    def module(slug):
+        return found(store.detail(slug))
+
     @hub.get("/api/changelog/<slug>")
     def changelog(slug):
-        data = store.changelog(slug)
-        if data is None:
-            abort(404)
-        return json_with_etag(data)
+        return found(store.changelog(slug))
 
     @hub.get("/api/changelog")
     def core_changelog():

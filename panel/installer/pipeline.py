@@ -27,7 +27,7 @@ import signal
 import time
 import uuid
 from pathlib import Path
-from typing import Callable
+from typing import Callable, NoReturn
 
 from flask import current_app
 from flask_babel import lazy_gettext as _l
@@ -287,6 +287,13 @@ def _noop(phase: str, done: int, total: int) -> None:
     pass
 
 
+def _reraise(exc: BaseException, reason: str) -> NoReturn:
+    """After an undo: panel errors and interruptions go on as they are, anything else as one sentence."""
+    if isinstance(exc, PanelError) or not isinstance(exc, Exception):
+        raise exc
+    raise PackageError(reason) from exc
+
+
 def _reason(exc: BaseException, generic: Callable[[str], object]) -> str:
     if isinstance(exc, PanelError):
         return str(exc.message)
@@ -395,9 +402,7 @@ def install_package(zip_path: Path, actor: str, *, source: str = "upload", allow
                     _reload(slug)
             except Exception:  # noqa: BLE001 — the journal lets the next start finish the undo
                 log.exception("undoing the install of %s failed; the next start will finish it", slug)
-            if isinstance(exc, PanelError) or not isinstance(exc, Exception):
-                raise
-            raise PackageError(reason) from exc
+            _reraise(exc, reason)
         checkpoint("committed")
         _adopt_after_commit(slug, loaded)
         operation.finish()
@@ -603,9 +608,7 @@ def uninstall(slug: str, actor: str, delete_data: bool = False) -> None:
                     _reload(slug)
             except Exception:  # noqa: BLE001
                 log.exception("undoing the uninstall of %s failed; the next start will finish it", slug)
-            if isinstance(exc, PanelError) or not isinstance(exc, Exception):
-                raise
-            raise PackageError(reason) from exc
+            _reraise(exc, reason)
         checkpoint("committed")
         with registry.lock:
             registry.drop(slug)
@@ -671,9 +674,7 @@ def rollback(slug: str, actor: str) -> Module:
                 _reload(slug)
             except Exception:  # noqa: BLE001
                 log.exception("undoing the rollback of %s failed; the next start will finish it", slug)
-            if isinstance(exc, PanelError) or not isinstance(exc, Exception):
-                raise
-            raise PackageError(reason) from exc
+            _reraise(exc, reason)
         checkpoint("committed")
         _adopt_after_commit(slug, loaded)
         operation.finish()

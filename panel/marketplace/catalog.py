@@ -12,7 +12,7 @@ from datetime import datetime, timedelta
 from functools import lru_cache
 from urllib.parse import urljoin, urlsplit
 
-from flask import current_app, g, has_app_context
+from flask import current_app, g
 from flask_babel import lazy_gettext as _l
 from packaging.specifiers import InvalidSpecifier, SpecifierSet
 from packaging.version import InvalidVersion, Version
@@ -279,8 +279,6 @@ def state() -> CatalogState:
 
 def current_catalog() -> Catalog:
     """The shown catalog, looked up once per request: a page of many cards asks for it per card."""
-    if not has_app_context():
-        return state().catalog
     cached = g.get("_panel_catalog")
     store = current_app.config.get("MARKETPLACE_URL")
     if cached is None or cached[0] != store:
@@ -290,8 +288,7 @@ def current_catalog() -> Catalog:
 
 
 def _forget_request_catalog() -> None:
-    if has_app_context():
-        g.pop("_panel_catalog", None)
+    g.pop("_panel_catalog", None)
 
 
 def entry(slug: str) -> dict | None:

@@ -15,6 +15,7 @@ from ..errors import FormError
 from ..extensions import db
 from ..models import MenuSection, Module
 from . import audit, sidebar
+from .form_values import last_value
 
 LABEL_MAX = 40
 _CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f\u200b-\u200f\u2028-\u202e\u2066-\u2069]")
@@ -138,14 +139,6 @@ def form_context(module: Module, submitted: dict | None = None, errors: dict | N
     return {"display": form}
 
 
-def _last(form, name):
-    """The last value posted for `name` (a hidden "0" followed by a checked box's "1"), or None."""
-    if hasattr(form, "getlist"):
-        values = form.getlist(name)
-        return values[-1] if values else None
-    value = form.get(name)
-    return value[-1] if isinstance(value, list) and value else value
-
 
 def parse(module: Module, form) -> dict:
     """Check a posted display form; returns the changes, or raises FormError naming each field.
@@ -153,11 +146,11 @@ def parse(module: Module, form) -> dict:
     A field that is absent keeps its value, so a client may post only what it changes.
     """
     changes, errors, typed = {}, {}, {}
-    show = _last(form, "show_in_sidebar")
+    show = last_value(form, "show_in_sidebar")
     if show is not None:
         changes["show_in_sidebar"] = str(show).strip().lower() in _TRUE
         typed["show_in_sidebar"] = changes["show_in_sidebar"]
-    section = _last(form, "section")
+    section = last_value(form, "section")
     if section is not None:
         section = str(section)
         typed["section"] = section[:48]
@@ -165,14 +158,14 @@ def parse(module: Module, form) -> dict:
             errors["section"] = _l("Choose one of the existing menu sections.")
         else:
             changes["section"] = section
-    label = _last(form, "label")
+    label = last_value(form, "label")
     if label is not None:
         typed["label"] = str(label)[:200]
         try:
             changes["label"] = clean_label(label)
         except ValueError as exc:
             errors["label"] = exc.args[0]
-    position = _last(form, "position")
+    position = last_value(form, "position")
     if position is not None and str(position).strip() != "":
         typed["position"] = str(position)[:12]
         text = str(position).strip()

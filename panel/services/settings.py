@@ -16,6 +16,7 @@ from ..errors import FormError
 from ..extensions import db
 from ..models import Module, ModuleSetting
 from . import audit
+from .form_values import last_value
 
 TEXT_MAX = 2000
 URL_MAX = 2000
@@ -83,13 +84,6 @@ def form_context(module: Module, submitted: dict | None = None, errors: dict | N
     return {"settings_form": {"slug": module.slug, "name": module.name, "fields": fields(module, submitted, errors),
                               "errors": {k: str(v) for k, v in (errors or {}).items()}, "saved": saved}}
 
-
-def _last(form, name):
-    if hasattr(form, "getlist"):
-        values = form.getlist(name)
-        return values[-1] if values else None
-    value = form.get(name)
-    return value[-1] if isinstance(value, list) and value else value
 
 
 def _integer(item: dict, text: str):
@@ -179,8 +173,8 @@ def parse(module: Module, form) -> dict:
     values, errors, typed = {}, {}, {}
     for item in manifest_fields(module):
         key = item["key"]
-        raw = _last(form, key)
-        if item.get("type") == "secret" and str(_last(form, f"{key}__clear") or "").lower() in _TRUE \
+        raw = last_value(form, key)
+        if item.get("type") == "secret" and str(last_value(form, f"{key}__clear") or "").lower() in _TRUE \
                 and not raw:
             if item.get("required"):
                 errors[key] = _l("This field is required.")

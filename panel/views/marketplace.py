@@ -19,11 +19,6 @@ def marketplace_card_actions(card) -> dict:
     return mp.card_actions_context(card)
 
 
-@bp.app_template_global("updates_widget_context")
-def updates_widget_context() -> dict:
-    return mp.updates_widget_context()
-
-
 @bp.get("")
 def index():
     context = mp.marketplace_context(mp.clean_filters(request.args))
