@@ -1,59 +1,59 @@
-"""Rendered module cards, reused while nothing a card shows has changed.
+"""Module cards and the sidebar as HTML, rendered once and reused (see fragment_cache).
 
-A list of a thousand installed modules renders a thousand cards; most of them are the same HTML as
-on the previous visit. The key holds everything a card shows (its row, as `ModuleCard`), what the
-cached catalog says of it, the language and the URL root, so a change in any worker's database
-write makes a new key: nothing here can be stale for another process. The CSRF token differs per
-request, so cards are stored with a marker in its place and the token is put in on the way out.
+A card's key is its row as read from the database (`presenters.CARD_COLUMNS`), what the cached
+catalog says of it and the request's language and URL root; the sidebar's key is the sidebar as
+built from the database. Any change anywhere makes a new key.
 """
 
-import threading
-from collections import OrderedDict
-
-from flask import g, render_template, request
-from flask_babel import get_locale
-from flask_wtf.csrf import generate_csrf
+from flask import render_template
 from markupsafe import Markup
 
-TOKEN_MARKER = "__panel_csrf_token__"
+from .fragment_cache import FragmentCache, request_key, token_marker, with_token
+
 MAX_CARDS = 4096
+MAX_SIDEBARS = 64
 
-_cards: OrderedDict = OrderedDict()
-_lock = threading.Lock()
-
-
-def _marker() -> str:
-    return TOKEN_MARKER
+_cards = FragmentCache(MAX_CARDS)
+_sidebars = FragmentCache(MAX_SIDEBARS)
 
 
-def _compact(html: str) -> str:
-    """Drop the template's indentation: a third of a card's bytes, times a thousand cards.
-    A card holds no <pre> or <textarea>, so no whitespace in it is significant."""
-    return "\n".join(filter(None, (line.strip() for line in html.splitlines())))
+def _card_html(values: tuple, verdict: tuple, per_request: tuple) -> str:
+    from .presenters import module_card
+
+    def render():
+        return render_template("partials/module_card.html", card=module_card(values), csrf_token=token_marker)
+
+    return _cards.get_or_render((values, verdict, per_request), render)
 
 
-def module_card_html(card) -> Markup:
-    from .marketplace.presenters import card_actions_context
+def module_card_html(values: tuple) -> Markup:
+    """One card, from the values of `presenters.CARD_COLUMNS` (a row, or `presenters.card_values`)."""
+    from .marketplace.presenters import catalog_verdict
 
-    actions = card_actions_context(card)
-    per_request = g.get("_panel_card_keys")
-    if per_request is None:
-        per_request = g._panel_card_keys = (generate_csrf(), str(get_locale()), request.host_url,
-                                            request.script_root)
-    token, *request_key = per_request
-    key = (card, actions["mp_update"], actions["mp_newer"], *request_key)
-    with _lock:
-        html = _cards.get(key)
-        if html is not None:
-            _cards.move_to_end(key)
-    if html is None:
-        html = _compact(render_template("partials/module_card.html", card=card, csrf_token=_marker))
-        with _lock:
-            _cards[key] = html
-            while len(_cards) > MAX_CARDS:
-                _cards.popitem(last=False)
-    return Markup(html.replace(TOKEN_MARKER, token) if TOKEN_MARKER in html else html)
+    values = tuple(values)
+    return with_token(_card_html(values, catalog_verdict(values[0], values[2]), request_key()))
+
+
+def module_cards_html(rows) -> Markup:
+    """The cards of a whole list, in one pass: the catalog and the request key are looked up once."""
+    from .marketplace.catalog import current_catalog
+    from .marketplace.presenters import catalog_verdict
+
+    per_request, shown = request_key(), current_catalog()
+    html = "\n".join(_card_html(values := tuple(row), catalog_verdict(values[0], values[2], shown), per_request)
+                     for row in rows)
+    return with_token(html)
+
+
+def sidebar_html(sidebar: tuple, oob: bool = False) -> Markup:
+    """The sidebar (not its edit mode), from `services.sidebar.build()`."""
+    html = _sidebars.get_or_render(
+        (sidebar, oob, request_key()),
+        lambda: render_template("partials/sidebar.html", sidebar=sidebar, oob=oob, csrf_token=token_marker))
+    return with_token(html)
 
 
 def init_app(app) -> None:
     app.add_template_global(module_card_html)
+    app.add_template_global(module_cards_html)
+    app.add_template_global(sidebar_html)

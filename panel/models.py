@@ -83,8 +83,11 @@ def menu_label(module) -> str:
     return module.custom_label or manifest_menu(module.manifest).get("label") or module.name
 
 
+DEFAULT_ICON = "puzzle"
+
+
 def menu_icon(manifest: dict | None) -> str:
-    return manifest_menu(manifest).get("icon") or "puzzle"
+    return manifest_menu(manifest).get("icon") or DEFAULT_ICON
 
 
 class ModuleSetting(db.Model):

@@ -1,10 +1,10 @@
 """One builder per partial: each returns every variable its template needs, so no caller forgets one."""
 
-from dataclasses import dataclass
+from typing import NamedTuple
 
 from flask_babel import lazy_gettext as _l
 
-from .models import Module, menu_icon, menu_label
+from .models import DEFAULT_ICON, Module, manifest_menu
 from .services import audit, modules, sidebar
 
 SHORT_DESCRIPTION = 160
@@ -31,8 +31,9 @@ def audit_action_label(action: str) -> str:
     return str(AUDIT_ACTIONS.get(action, action))
 
 
-@dataclass(frozen=True)
-class ModuleCard:
+class ModuleCard(NamedTuple):
+    """What a card shows. A plain tuple of database values, so it is its own cache key."""
+
     slug: str
     name: str
     version: str
@@ -42,28 +43,34 @@ class ModuleCard:
     docs_url: str
     state: str
     error: str | None
-    label: str
-    icon: str
+    icon: str | None
     previous_version: str | None
-    has_settings: bool
-    has_page: bool
 
 
-def module_card(module: Module) -> ModuleCard:
-    description = module.description or ""
+# The columns of a card, in `ModuleCard`'s order; the icon is read inside the database, so a list
+# of a thousand cards decodes no manifest.
+CARD_COLUMNS = (Module.slug, Module.name, Module.version, Module.category, Module.author, Module.description,
+                Module.docs_url, Module.state, Module.error, Module.manifest[("menu", "icon")].as_string(),
+                Module.previous_version)
+
+
+def card_values(module: Module) -> tuple:
+    """The values of `CARD_COLUMNS` from a loaded module (a toggle answers from what it wrote)."""
+    return (module.slug, module.name, module.version, module.category, module.author, module.description,
+            module.docs_url, module.state, module.error, manifest_menu(module.manifest).get("icon"),
+            module.previous_version)
+
+
+def module_card(values: tuple) -> ModuleCard:
+    card = ModuleCard(*values)
+    description = card.description or ""
     if len(description) > SHORT_DESCRIPTION:
         description = description[: SHORT_DESCRIPTION - 1].rstrip() + "…"
-    manifest = module.manifest or {}
-    return ModuleCard(
-        slug=module.slug, name=module.name, version=module.version, category=module.category,
-        author=module.author, description=description, docs_url=module.docs_url, state=module.state,
-        error=module.error, label=menu_label(module), icon=menu_icon(manifest), previous_version=module.previous_version,
-        has_settings=bool(manifest.get("settings")), has_page=module.state == "enabled",
-    )
+    return card._replace(description=description, icon=card.icon or DEFAULT_ICON)
 
 
 def card_context(module: Module) -> dict:
-    return {"card": module_card(module)}
+    return {"card": card_values(module)}
 
 
 def sidebar_context() -> dict:
@@ -72,7 +79,7 @@ def sidebar_context() -> dict:
 
 def module_list_context(query: str = "", state: str = "") -> dict:
     return {
-        "cards": [module_card(m) for m in modules.listing(query, state, rows=True)],
+        "cards": modules.listing(query, state, columns=CARD_COLUMNS),
         "query": query,
         "state": state if state in modules.STATES else "",
         "states": modules.STATES,

@@ -155,14 +155,21 @@ def whats_new_context() -> dict:
     return {"versions": rows, "error": error, "core_version": CORE_VERSION}
 
 
+def catalog_verdict(slug: str, version: str, shown: "catalog.Catalog | None" = None) -> tuple[str | None, bool]:
+    """What the cached catalog says of an installed module: (the compatible version to update to,
+    or None; whether any newer version exists, compatible or not)."""
+    item = (shown or catalog.current_catalog()).by_slug.get(slug)
+    if item is None:
+        return None, False
+    update = item["compatible"] if catalog.newer(item["compatible"], version) else None
+    newest = item["versions"][-1]["version"] if item["versions"] else item["version"]
+    return update, catalog.newer(newest, version)
+
+
 def card_actions_context(card) -> dict:
     """For an installed module's card: "See changes" and "Update to x.y" from the cached catalog."""
-    item = catalog.current_catalog().by_slug.get(card.slug)
-    if item is None:
-        return {"mp_item": None, "mp_update": None, "mp_newer": False}
-    update = item["compatible"] if catalog.newer(item["compatible"], card.version) else None
-    newest = item["versions"][-1]["version"] if item["versions"] else item["version"]
-    return {"mp_item": item, "mp_update": update, "mp_newer": catalog.newer(newest, card.version)}
+    update, newer = catalog_verdict(card.slug, card.version)
+    return {"mp_update": update, "mp_newer": newer}
 
 
 def updates_widget_context() -> dict:

@@ -6,7 +6,7 @@ from flask_babel import lazy_gettext as _l
 from sqlalchemy import select
 
 from ..extensions import db
-from ..models import MenuSection, Module, manifest_menu, menu_icon, menu_label
+from ..models import DEFAULT_ICON, MenuSection, Module
 
 DEFAULT_SECTION = "modules"
 # The panel's own sections: their labels are translated unless the administrator renames them.
@@ -18,7 +18,7 @@ BUILTIN_SECTIONS = {
 }
 
 
-@dataclass
+@dataclass(frozen=True)
 class SidebarEntry:
     slug: str
     label: str
@@ -26,11 +26,13 @@ class SidebarEntry:
     url: str
 
 
-@dataclass
+@dataclass(frozen=True)
 class SidebarSection:
+    """Frozen, like its entries: a built sidebar is a cache key for its own HTML."""
+
     key: str
     label: str
-    entries: list[SidebarEntry] = field(default_factory=list)
+    entries: tuple[SidebarEntry, ...] = ()
 
 
 def section_label(section: MenuSection) -> str:
@@ -48,25 +50,32 @@ def sections() -> list[MenuSection]:
     return list(db.session.scalars(select(MenuSection).order_by(MenuSection.position, MenuSection.key)))
 
 
-def build(edit: bool = False) -> list[SidebarSection]:
+# The manifest's menu defaults, read inside the database: a sidebar of hundreds of entries should
+# not decode hundreds of whole manifests.
+_MENU = {name: Module.manifest[("menu", name)].as_string().label(f"menu_{name}")
+         for name in ("label", "icon", "section", "path")}
+
+
+def build(edit: bool = False) -> tuple[SidebarSection, ...]:
     """Sections in order, each with the enabled modules shown in it, in their order.
 
     `edit`: the sidebar's edit mode, which lists empty sections too (to drop entries into).
     """
     ordered = sections()
-    by_key = {s.key: SidebarSection(s.key, section_label(s)) for s in ordered}
-    fallback = by_key.get(DEFAULT_SECTION) or (next(iter(by_key.values())) if by_key else None)
+    entries: dict[str, list[SidebarEntry]] = {s.key: [] for s in ordered}
+    fallback = DEFAULT_SECTION if DEFAULT_SECTION in entries else next(iter(entries), None)
     rows = db.session.execute(
-        select(Module.slug, Module.name, Module.manifest, Module.custom_label, Module.section_key)
+        select(Module.slug, Module.name, Module.custom_label, Module.section_key, *_MENU.values())
         .where(Module.state == "enabled", Module.show_in_sidebar.is_(True))
         .order_by(Module.position, Module.name)
     )
-    for module in rows:
-        menu = manifest_menu(module.manifest)
-        target = by_key.get(module.section_key or (menu.get("section") or "")) or fallback
+    for row in rows:
+        target = row.section_key or row.menu_section
+        target = target if target in entries else fallback
         if target is None:
             continue
-        path = menu.get("path") or "/"
-        target.entries.append(SidebarEntry(module.slug, menu_label(module), menu_icon(module.manifest),
-                                           f"/m/{module.slug}/{path.lstrip('/')}"))
-    return [by_key[s.key] for s in ordered if edit or by_key[s.key].entries]
+        path = row.menu_path or "/"
+        entries[target].append(SidebarEntry(row.slug, row.custom_label or row.menu_label or row.name,
+                                            row.menu_icon or DEFAULT_ICON, f"/m/{row.slug}/{path.lstrip('/')}"))
+    return tuple(SidebarSection(s.key, section_label(s), tuple(entries[s.key]))
+                 for s in ordered if edit or entries[s.key])

@@ -1,0 +1,74 @@
+"""Rendered HTML fragments, reused while nothing they show has changed.
+
+A list of a thousand installed modules renders a thousand cards, and every page renders the
+sidebar; most of that HTML is the same as on the previous request. Each entry's key holds
+everything its fragment shows (the values read from the database in this request), the
+language and the URL root, so a write by any worker makes a new key: nothing here can be stale
+for another process. The CSRF token differs per request, so fragments are stored with a marker
+in its place and the token is put in on the way out.
+"""
+
+import threading
+from collections import OrderedDict
+from collections.abc import Callable, Hashable
+
+from flask import g, request
+from flask_babel import get_locale
+from flask_wtf.csrf import generate_csrf
+from markupsafe import Markup
+
+TOKEN_MARKER = "__panel_csrf_token__"
+
+
+def token_marker() -> str:
+    """Stands for `csrf_token()` while a cached fragment renders."""
+    return TOKEN_MARKER
+
+
+def compact(html: str) -> str:
+    """Drop the template's indentation: a third of a card's bytes, times a thousand cards.
+    Fragments cached here hold no <pre> or <textarea>, so no whitespace in them is significant."""
+    return "\n".join(filter(None, (line.strip() for line in html.splitlines())))
+
+
+def request_key() -> tuple:
+    """What, besides its own values, changes a fragment between two requests."""
+    key = g.get("_panel_fragment_key")
+    if key is None:
+        key = g._panel_fragment_key = (str(get_locale()), request.host_url, request.script_root)
+    return key
+
+
+def with_token(html: str) -> Markup:
+    return Markup(html.replace(TOKEN_MARKER, generate_csrf()) if TOKEN_MARKER in html else html)
+
+
+class FragmentCache:
+    """A bounded, least-recently-used map from a key to rendered HTML (with the token marker)."""
+
+    def __init__(self, max_entries: int):
+        self.max_entries = max_entries
+        self._entries: OrderedDict = OrderedDict()
+        self._lock = threading.Lock()
+
+    def lookup(self, key: Hashable) -> str | None:
+        with self._lock:
+            html = self._entries.get(key)
+            if html is not None:
+                self._entries.move_to_end(key)
+        return html
+
+    def store(self, key: Hashable, html: str) -> str:
+        with self._lock:
+            self._entries[key] = html
+            while len(self._entries) > self.max_entries:
+                self._entries.popitem(last=False)
+        return html
+
+    def get_or_render(self, key: Hashable, render: Callable[[], str]) -> str:
+        html = self.lookup(key)
+        return html if html is not None else self.store(key, compact(render()))
+
+    def clear(self) -> None:
+        with self._lock:
+            self._entries.clear()
