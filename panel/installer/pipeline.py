@@ -138,7 +138,7 @@ def broken_dependants(manifest: manifest_mod.Manifest) -> list[str]:
     """Enabled modules whose `requires` the new version of this module would no longer satisfy."""
     broken = []
     for other in modules_service.enabled_dependants(manifest.slug):
-        spec = ((other.manifest or {}).get("requires") or {}).get(manifest.slug) or ""
+        spec = other.requires.get(manifest.slug) or ""
         try:
             fits = not spec or manifest_mod.SpecifierSet(spec).contains(manifest.version, prereleases=True)
         except Exception:  # noqa: BLE001 — a stored manifest we can no longer read does not block
@@ -396,7 +396,7 @@ def install_package(zip_path: Path, actor: str, *, source: str = "upload", allow
             try:
                 if swapped:
                     with registry.lock:
-                        registry.drop(slug)
+                        registry.forget(slug)
                 operation.fail(reason, record_failure)
                 if swapped and old_state == "enabled":
                     _reload(slug)
@@ -480,7 +480,7 @@ def _adopt_after_commit(slug: str, loaded) -> None:
             forget_templates(slug)
             registry.adopt(loaded)
         else:
-            registry.drop(slug)
+            registry.forget(slug)
 
 
 def _reload(slug: str) -> None:
@@ -611,7 +611,7 @@ def uninstall(slug: str, actor: str, delete_data: bool = False) -> None:
             _reraise(exc, reason)
         checkpoint("committed")
         with registry.lock:
-            registry.drop(slug)
+            registry.forget(slug)
         operation.finish()
 
 
@@ -669,7 +669,7 @@ def rollback(slug: str, actor: str) -> Module:
             reason = _reason(exc, lambda error: _l("The rollback failed and was undone: %(error)s", error=error))
             try:
                 with registry.lock:
-                    registry.drop(slug)
+                    registry.forget(slug)
                 operation.fail(reason, lambda: audit.record(actor, "rollback_failed", slug, reason))
                 _reload(slug)
             except Exception:  # noqa: BLE001

@@ -16,7 +16,7 @@ from flask import current_app, g
 from flask_babel import lazy_gettext as _l
 from packaging.specifiers import InvalidSpecifier, SpecifierSet
 from packaging.version import InvalidVersion, Version
-from sqlalchemy import and_, or_, select, update
+from sqlalchemy import and_, bindparam, or_, select, update
 
 from ..extensions import db
 from ..manifest import SLUG_RE
@@ -231,17 +231,21 @@ def catalog_url(base: str | None = None) -> str:
     return urljoin(base or store_url(), CATALOG_PATH)
 
 
-_HEAD_COLUMNS = (CatalogCache.id, CatalogCache.url, CatalogCache.etag, CatalogCache.skipped, CatalogCache.fetched_at,
-                 CatalogCache.checked_at, CatalogCache.last_error, CatalogCache.last_error_at)
+# Built once: every page that shows a card reads the catalog's head, and building a statement
+# costs more than running it.
+_HEAD = (
+    select(CatalogCache.id, CatalogCache.url, CatalogCache.etag, CatalogCache.skipped, CatalogCache.fetched_at,
+           CatalogCache.checked_at, CatalogCache.last_error, CatalogCache.last_error_at)
+    .where(or_(CatalogCache.url == bindparam("url"),
+               and_(CatalogCache.url.like(f"%/{CATALOG_PATH}"), CatalogCache.fetched_at.is_not(None))))
+    .order_by((CatalogCache.url == bindparam("url")).desc(), CatalogCache.fetched_at.desc()).limit(2)
+)
 
 
 def _rows(url: str) -> tuple:
     """(current, shown): the current store's row, and the row whose catalog is shown — the current
     store's, or while it has none the last good catalog of any store. One query, without the data."""
-    rows = db.session.execute(
-        select(*_HEAD_COLUMNS).where(or_(CatalogCache.url == url, and_(CatalogCache.url.like(f"%/{CATALOG_PATH}"),
-                                                                      CatalogCache.fetched_at.is_not(None))))
-        .order_by((CatalogCache.url == url).desc(), CatalogCache.fetched_at.desc()).limit(2)).all()
+    rows = db.session.connection().execute(_HEAD, {"url": url}).all()
     current = rows[0] if rows and rows[0].url == url else None
     if current is not None and current.fetched_at is not None:
         return current, current

@@ -35,6 +35,7 @@ class ModuleFinder(importlib.abc.MetaPathFinder):
     def __init__(self, namespace: str, modules_path: Path):
         self.namespace = namespace
         self.modules_path = Path(modules_path)
+        self._imported: dict[str, set[str]] = {}  # slug → the names this finder found for it
 
     def find_spec(self, fullname, path=None, target=None):
         if fullname != self.namespace and not fullname.startswith(self.namespace + "."):
@@ -44,6 +45,7 @@ class ModuleFinder(importlib.abc.MetaPathFinder):
             spec = importlib.util.spec_from_loader(fullname, loader=None, is_package=True)
             spec.submodule_search_locations = []
             return spec
+        self._imported.setdefault(parts[0], set()).add(fullname)
         base = self.modules_path.joinpath(*parts)
         package_init = base / "__init__.py"
         if package_init.is_file():
@@ -63,10 +65,14 @@ class ModuleFinder(importlib.abc.MetaPathFinder):
             sys.meta_path.insert(0, self)
 
     def forget(self, slug: str) -> None:
-        """Drop a module's code from `sys.modules`, so the next import reads the files again."""
-        prefix = f"{self.namespace}.{slug}"
-        for name in [n for n in sys.modules if n == prefix or n.startswith(prefix + ".")]:
-            del sys.modules[name]
+        """Drop a module's code from `sys.modules`, so the next import reads the files again.
+        Every name under this namespace was found by this finder, so its own list is complete."""
+        for name in self._imported.pop(slug, ()):
+            sys.modules.pop(name, None)
+
+    def loaded_code(self, slug: str) -> dict:
+        """A module's entries of `sys.modules` (its package and the submodules it imported)."""
+        return {name: sys.modules[name] for name in self._imported.get(slug, ()) if name in sys.modules}
 
     def import_module(self, slug: str):
         # No importlib.invalidate_caches(): this finder keeps no cache (it looks at the files on

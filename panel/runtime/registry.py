@@ -7,9 +7,11 @@ page. So a toggle made by one worker is seen by every other one on its very next
 
 import itertools
 import logging
+import os
+import sys
 import threading
 import traceback
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from sqlalchemy import select
@@ -33,6 +35,25 @@ class LoadedModule:
     token: str
     api: ModuleAPI
     path: Path
+    fingerprint: tuple = ()
+    code: dict = field(default_factory=dict)  # its entries of sys.modules, to put back when reused
+
+
+def fingerprint(path: Path) -> tuple:
+    """Name, size and modification time of each file a module's code is made of (static files
+    are served from disk and do not count). Equal fingerprints: the same code on disk."""
+    found = []
+    pending = [path]
+    while pending:
+        with os.scandir(pending.pop()) as entries:
+            for entry in entries:
+                if entry.is_dir(follow_symlinks=False):
+                    if entry.name not in ("__pycache__", "static"):
+                        pending.append(Path(entry.path))
+                elif entry.is_file(follow_symlinks=False):
+                    stat = entry.stat(follow_symlinks=False)
+                    found.append((entry.path, stat.st_size, stat.st_mtime_ns))
+    return tuple(sorted(found))
 
 
 def load_token(module: Module) -> str:
@@ -61,19 +82,18 @@ def forget_templates(slug: str) -> None:
                 pass
 
 
+_BUMP = PanelState.__table__.update().where(PanelState.key == "generation").values(value=PanelState.value + 1)
+_GENERATION = select(PanelState.value).where(PanelState.key == "generation")
+
+
 def bump_generation() -> None:
     """Tell every worker that module states changed; part of the caller's transaction."""
-    updated = db.session.execute(
-        PanelState.__table__.update().where(PanelState.key == "generation")
-        .values(value=PanelState.value + 1)
-    )
-    if updated.rowcount == 0:
+    if db.session.connection().execute(_BUMP).rowcount == 0:
         db.session.add(PanelState(key="generation", value=1))
 
 
 def current_generation() -> int:
-    value = db.session.execute(select(PanelState.value).where(PanelState.key == "generation")).scalar()
-    return value or 0
+    return db.session.connection().execute(_GENERATION).scalar() or 0
 
 
 class Registry:
@@ -82,15 +102,27 @@ class Registry:
         self.finder = ModuleFinder(f"_panel_modules_{next(_namespaces)}", self.modules_path)
         self.finder.install()
         self.loaded: dict[str, LoadedModule] = {}
+        self.dormant: dict[str, LoadedModule] = {}  # dropped, kept to be taken up again unchanged
         self.generation: int | None = None
         self.lock = threading.RLock()
 
     # loading -----------------------------------------------------------------------
     def load(self, module: Module) -> LoadedModule:
-        """Import the module's code afresh and run its `setup(api)`; raises LoadError."""
+        """The module's code, set up by its `setup(api)`; raises LoadError.
+
+        Code this process loaded before and dropped is taken up again while its files are
+        unchanged (switching a module off and on again need not import it again); otherwise it
+        is imported afresh. A failed load is never kept, so a fixed file is always read."""
         path = self.modules_path / module.slug
         if not (path / "__init__.py").is_file():
             raise LoadError(f"FileNotFoundError: {module.slug}/__init__.py is missing")
+        on_disk = fingerprint(path)
+        with self.lock:
+            dormant = self.dormant.get(module.slug)
+        if dormant is not None and dormant.fingerprint == on_disk and dormant.token == load_token(module):
+            sys.modules.update(dormant.code)
+            return dormant
+        forget_templates(module.slug)  # the files may have changed: compile its templates again too
         try:
             code = self.finder.import_module(module.slug)
             setup = getattr(code, "setup", None)
@@ -104,16 +136,25 @@ class Registry:
         except Exception as exc:  # noqa: BLE001 — any error in module code is the module's
             self.finder.forget(module.slug)
             raise LoadError(describe(exc)) from exc
-        return LoadedModule(module.slug, load_token(module), api, path)
+        return LoadedModule(module.slug, load_token(module), api, path, on_disk, self.finder.loaded_code(module.slug))
 
     def adopt(self, loaded: LoadedModule) -> None:
         with self.lock:
             self.loaded[loaded.slug] = loaded
+            self.dormant.pop(loaded.slug, None)
 
     def drop(self, slug: str) -> None:
         with self.lock:
-            self.loaded.pop(slug, None)
+            loaded = self.loaded.pop(slug, None)
+            if loaded is not None:
+                self.dormant[slug] = loaded
             self.finder.forget(slug)
+
+    def forget(self, slug: str) -> None:
+        """Drop a module and whatever this process kept of its code (it is being uninstalled)."""
+        with self.lock:
+            self.drop(slug)
+            self.dormant.pop(slug, None)
             forget_templates(slug)
 
     # keeping in step ------------------------------------------------------------------

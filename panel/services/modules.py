@@ -1,17 +1,18 @@
 """Installed modules: discovery, listing, enabling and disabling."""
 
 import logging
+from functools import lru_cache
 from pathlib import Path
 
 from flask import current_app
 from flask_babel import lazy_gettext as _l
-from sqlalchemy import func, or_, select
+from sqlalchemy import bindparam, func, or_, select
 
 from .. import manifest as manifest_mod
 from ..errors import Conflict, ManifestError, NotFound
 from ..extensions import db
-from ..models import Module, utcnow
-from ..runtime.registry import LoadError, bump_generation, describe, run_module_migrations
+from ..models import Module, ModuleRecord, utcnow
+from ..runtime.registry import LoadError, bump_generation, describe, load_token, run_module_migrations
 from . import audit
 
 log = logging.getLogger(__name__)
@@ -53,25 +54,35 @@ def counts() -> dict[str, int]:
     return result
 
 
-def apply_manifest(module: Module, manifest: manifest_mod.Manifest) -> None:
-    module.name = manifest.name
-    module.version = manifest.version_str
-    module.description = manifest.description
-    module.author = manifest.author
-    module.category = manifest.category
-    module.docs_url = manifest.docs_url
-    module.manifest = manifest.raw
-    if module.section_key is None and manifest.menu.get("section"):
+def manifest_values(manifest: manifest_mod.Manifest, section_key: str | None) -> dict:
+    """The columns a manifest sets; a module with no section of its own takes the manifest's."""
+    values = {"name": manifest.name, "version": manifest.version_str, "description": manifest.description,
+              "author": manifest.author, "category": manifest.category, "docs_url": manifest.docs_url,
+              "manifest": manifest.raw}
+    if section_key is None and manifest.menu.get("section"):
         from .sidebar import section_exists
         if section_exists(manifest.menu["section"]):
-            module.section_key = manifest.menu["section"]
+            values["section_key"] = manifest.menu["section"]
+    return values
+
+
+def apply_manifest(module: Module, manifest: manifest_mod.Manifest) -> None:
+    for column, value in manifest_values(manifest, module.section_key).items():
+        setattr(module, column, value)
 
 
 def read_manifest(folder: Path) -> manifest_mod.Manifest:
     file = folder / "module.json"
     if not file.is_file():
         raise ManifestError(_l("module.json is missing."))
-    return manifest_mod.parse(file.read_bytes())
+    return _parse_manifest(file.read_bytes())
+
+
+@lru_cache(maxsize=256)
+def _parse_manifest(raw: bytes) -> manifest_mod.Manifest:
+    """Enabling reads module.json again (it may have been fixed by hand): the same bytes need not
+    be validated twice. An invalid file raises, and is never kept. Nothing changes a Manifest."""
+    return manifest_mod.parse(raw)
 
 
 def discover(actor: str = "system") -> list[str]:
@@ -105,21 +116,43 @@ def discover(actor: str = "system") -> list[str]:
 
 
 def keep_loaded_after_commit() -> None:
-    """A toggle's answer is rendered from the rows it just wrote (the module, the signed-in user):
-    keep them loaded after the commit instead of reading them again. Only this session is affected."""
+    """A toggle's answer is rendered from what it just wrote and from the signed-in user: keep
+    the user loaded after the commit instead of reading it again. Only this session is affected."""
     db.session().expire_on_commit = False
 
 
-def enable(slug: str, actor: str) -> Module:
+# Switching a module is the panel's most frequent action: its statements are built once and run
+# on plain rows (see ModuleRecord); only a failure, which is rare, goes through the ORM.
+_READ = select(Module.__table__).where(Module.slug == bindparam("target"))
+_WRITE = Module.__table__.update().where(Module.slug == bindparam("target"))
+_ENABLED_OTHERS = select(Module.slug, Module.name, Module.manifest["requires"].label("requires")).where(
+    Module.state == "enabled", Module.slug != bindparam("target"))
+
+
+def read(slug: str) -> ModuleRecord:
+    row = db.session.connection().execute(_READ, {"target": slug}).first() if isinstance(slug, str) else None
+    if row is None:
+        raise NotFound(_l("There is no installed module named “%(slug)s”.", slug=str(slug)[:60]))
+    return ModuleRecord(*row)
+
+
+def write(module: ModuleRecord, **changes) -> ModuleRecord:
+    """Change a module's row in the caller's transaction; the record as it now is."""
+    db.session.connection().execute(_WRITE, {"target": module.slug, **changes})
+    return module._replace(**changes)
+
+
+def enable(slug: str, actor: str) -> ModuleRecord | Module:
     keep_loaded_after_commit()
-    module = get(slug)
+    module = read(slug)
     reg = registry()
     if module.state == "enabled":
         return module
     folder = Path(current_app.config["MODULES_PATH"]) / slug
     try:
         manifest = read_manifest(folder)
-        apply_manifest(module, manifest)
+        from_manifest = manifest_values(manifest, module.section_key)
+        module = module._replace(**from_manifest)
         missing = missing_requirements(manifest)
         if missing:
             raise Conflict(_l("%(name)s needs %(missing)s enabled first.", name=module.name,
@@ -132,16 +165,15 @@ def enable(slug: str, actor: str) -> Module:
         raise
     except (LoadError, ManifestError, Exception) as exc:  # noqa: BLE001 — module code is untrusted
         db.session.rollback()
-        module = get(slug)
-        module.state = "failed"
-        module.error = str(exc) if isinstance(exc, (LoadError, ManifestError)) else describe(exc)
-        audit.record(actor, "enable_failed", slug, module.error)
+        failed = get(slug)
+        failed.state = "failed"
+        failed.error = str(exc) if isinstance(exc, (LoadError, ManifestError)) else describe(exc)
+        audit.record(actor, "enable_failed", slug, failed.error)
         bump_generation()
         db.session.commit()
         reg.drop(slug)
-        return module
-    module.state = "enabled"
-    module.error = None
+        return failed
+    module = write(module, **from_manifest, state="enabled", error=None, updated_at=utcnow())
     audit.record(actor, "enabled", slug)
     bump_generation()
     db.session.commit()
@@ -149,9 +181,9 @@ def enable(slug: str, actor: str) -> Module:
     return module
 
 
-def disable(slug: str, actor: str) -> Module:
+def disable(slug: str, actor: str) -> ModuleRecord:
     keep_loaded_after_commit()
-    module = get(slug)
+    module = read(slug)
     if module.state != "enabled":
         return module
     dependants = [m.name for m in enabled_dependants(slug)]
@@ -159,7 +191,9 @@ def disable(slug: str, actor: str) -> Module:
         raise Conflict(_l("%(name)s is needed by %(others)s; disable those first.", name=module.name,
                           others=", ".join(dependants)))
     reg = registry()
-    loaded = reg.get(slug)
+    loaded = reg.loaded.get(slug)
+    if loaded is None or loaded.token != load_token(module):  # loaded elsewhere, or another version
+        loaded = reg.get(slug)
     hook_error = ""
     if loaded is not None:
         try:
@@ -167,9 +201,8 @@ def disable(slug: str, actor: str) -> Module:
         except Exception as exc:  # noqa: BLE001 — a broken hook must not keep a module on
             db.session.rollback()
             hook_error = describe(exc)
-            module = get(slug)
-    module.state = "disabled"
-    module.error = None
+            module = read(slug)
+    module = write(module, state="disabled", error=None, updated_at=utcnow())
     audit.record(actor, "disabled", slug, hook_error and f"disable hook failed: {hook_error}")
     bump_generation()
     db.session.commit()
@@ -187,9 +220,10 @@ def missing_requirements(manifest: manifest_mod.Manifest) -> list[str]:
     return missing
 
 
-def enabled_dependants(slug: str) -> list[Module]:
-    enabled = db.session.scalars(select(Module).where(Module.state == "enabled", Module.slug != slug))
-    return [m for m in enabled if slug in ((m.manifest or {}).get("requires") or {})]
+def enabled_dependants(slug: str) -> list:
+    """Enabled modules whose manifest requires this one (rows: slug, name, requires)."""
+    enabled = db.session.connection().execute(_ENABLED_OTHERS, {"target": slug})
+    return [m for m in enabled if isinstance(m.requires, dict) and slug in m.requires]
 
 
 def touch(module: Module) -> None:

@@ -50,10 +50,18 @@ def sections() -> list[MenuSection]:
     return list(db.session.scalars(select(MenuSection).order_by(MenuSection.position, MenuSection.key)))
 
 
-# The manifest's menu defaults, read inside the database: a sidebar of hundreds of entries should
-# not decode hundreds of whole manifests.
-_MENU = {name: Module.manifest[("menu", name)].as_string().label(f"menu_{name}")
-         for name in ("label", "icon", "section", "path")}
+# The sidebar is on every page: its two statements are built once (building costs more than
+# running them), and the manifest's menu defaults are read inside the database, so a sidebar of
+# hundreds of entries decodes no manifest.
+_SECTIONS = select(MenuSection.key, MenuSection.label, MenuSection.builtin).order_by(MenuSection.position,
+                                                                                    MenuSection.key)
+_ENTRIES = (
+    select(Module.slug, Module.name, Module.custom_label, Module.section_key,
+           *(Module.manifest[("menu", name)].as_string().label(f"menu_{name}")
+             for name in ("label", "icon", "section", "path")))
+    .where(Module.state == "enabled", Module.show_in_sidebar.is_(True))
+    .order_by(Module.position, Module.name)
+)
 
 
 def build(edit: bool = False) -> tuple[SidebarSection, ...]:
@@ -61,15 +69,11 @@ def build(edit: bool = False) -> tuple[SidebarSection, ...]:
 
     `edit`: the sidebar's edit mode, which lists empty sections too (to drop entries into).
     """
-    ordered = sections()
+    connection = db.session.connection()
+    ordered = connection.execute(_SECTIONS).all()
     entries: dict[str, list[SidebarEntry]] = {s.key: [] for s in ordered}
     fallback = DEFAULT_SECTION if DEFAULT_SECTION in entries else next(iter(entries), None)
-    rows = db.session.execute(
-        select(Module.slug, Module.name, Module.custom_label, Module.section_key, *_MENU.values())
-        .where(Module.state == "enabled", Module.show_in_sidebar.is_(True))
-        .order_by(Module.position, Module.name)
-    )
-    for row in rows:
+    for row in connection.execute(_ENTRIES):
         target = row.section_key or row.menu_section
         target = target if target in entries else fallback
         if target is None:
