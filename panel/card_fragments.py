@@ -53,7 +53,13 @@ def sidebar_html(sidebar: tuple, oob: bool = False) -> Markup:
     return with_token(html)
 
 
+def card_and_sidebar_html(card: tuple, sidebar: tuple) -> Markup:
+    """A toggle's answer: the card, and the sidebar out of band. Nothing more."""
+    return module_card_html(card) + sidebar_html(sidebar, oob=True)
+
+
 def init_app(app) -> None:
+    app.add_template_global(card_and_sidebar_html)
     app.add_template_global(module_card_html)
     app.add_template_global(module_cards_html)
     app.add_template_global(sidebar_html)

@@ -286,7 +286,7 @@ def current_catalog() -> Catalog:
     cached = g.get("_panel_catalog")
     store = current_app.config.get("MARKETPLACE_URL")
     if cached is None or cached[0] != store:
-        cached = (store, state().catalog)
+        cached = (store, _catalog_for(_rows(catalog_url())[1]))
         g._panel_catalog = cached
     return cached[1]
 

@@ -1,9 +1,10 @@
 """Installed modules: the list, and switching each on and off."""
 
-from flask import Blueprint, flash, redirect, render_template, request, url_for
+from flask import Blueprint, flash, redirect, request, url_for
 from flask_login import current_user
 
 from .. import presenters
+from ..card_fragments import card_and_sidebar_html
 from ..services import modules
 from .rendering import page_or_fragment
 
@@ -26,8 +27,9 @@ def card_with_sidebar(module):
         if module.state == "failed":
             flash(module.error or "", "danger")
         return redirect(url_for("modules.index"))
-    return render_template("partials/card_and_sidebar.html", **presenters.card_context(module),
-                           **presenters.sidebar_context())
+    # The same as rendering partials/card_and_sidebar.html, without a template around two cached
+    # fragments: this answer is the panel's most frequent one.
+    return card_and_sidebar_html(**presenters.card_context(module), **presenters.sidebar_context())
 
 
 @bp.post("/<slug>/enable")
