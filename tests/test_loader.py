@@ -104,6 +104,47 @@ def test_fixing_the_file_and_pressing_enable_again_retries(app, admin_client, tm
     assert 'data-module="broken"' in html
 
 
+COUNTS_IMPORTS = '''
+import time
+
+IMPORTED_AT = time.perf_counter_ns()  # differs on each import of this file
+
+
+def setup(api):
+    @api.page("/")
+    def index():
+        return api.render("index.html", marker=IMPORTED_AT)
+'''
+
+
+def test_switching_off_and_on_again_takes_up_unchanged_code_and_rereads_changed_files(app, admin_client, tmp_path):
+    install_sample(app, "counter", make_module(tmp_path, "counter", COUNTS_IMPORTS,
+                                               templates={"index.html": "<p class='v1'>{{ marker }}</p>"}))
+    folder = modules_folder(app) / "counter"
+    htmx_post(admin_client, "/modules/counter/enable")
+    first = admin_client.get("/m/counter/").get_data(as_text=True)
+    assert "class='v1'" in first
+
+    htmx_post(admin_client, "/modules/counter/disable")
+    assert admin_client.get("/m/counter/").status_code == 404
+    htmx_post(admin_client, "/modules/counter/enable")
+    assert admin_client.get("/m/counter/").get_data(as_text=True) == first  # the same code, not imported again
+
+    # Edited by hand while switched off: the template, then the manifest and the code.
+    htmx_post(admin_client, "/modules/counter/disable")
+    (folder / "templates" / "index.html").write_text("<p class='v2'>{{ marker }}</p>")
+    htmx_post(admin_client, "/modules/counter/enable")
+    assert "class='v2'" in admin_client.get("/m/counter/").get_data(as_text=True)
+
+    htmx_post(admin_client, "/modules/counter/disable")
+    manifest = json.loads((folder / "module.json").read_text())
+    (folder / "module.json").write_text(json.dumps({**manifest, "name": "Counter Two"}))
+    (folder / "__init__.py").write_text(PAGE % "counter v3")
+    html = htmx_post(admin_client, "/modules/counter/enable").get_data(as_text=True)
+    assert "Counter Two" in card(html, "counter")
+    assert "counter v3 works" in admin_client.get("/m/counter/").get_data(as_text=True)
+
+
 def test_a_module_without_setup_fails_with_a_readable_reason(app, admin_client, tmp_path):
     install_sample(app, "nosetup", make_module(tmp_path, "nosetup", "VALUE = 1\n"))
     html = htmx_post(admin_client, "/modules/nosetup/enable").get_data(as_text=True)

@@ -289,3 +289,37 @@ def test_cli_admin_create(app, runner):
     with app.app_context():
         from panel.services import users
         assert users.authenticate("root", "long enough pw") is not None
+
+
+def test_cards_and_sidebar_reused_between_visits_follow_the_language_and_each_change(app, admin_client):
+    """Cards and the sidebar are reused from one request to the next: a new language, a switch
+    made elsewhere or a new name must each show at once, never a copy made for another case."""
+    from conftest import install_sample
+
+    install_sample(app, "hello")
+    htmx_post(admin_client, "/modules/hello/enable")
+    english = admin_client.get("/modules").get_data(as_text=True)
+    assert ">Enabled<" in english and "TOOLS" in english.upper()
+
+    french = admin_client.get("/modules", headers={"Accept-Language": "fr"}).get_data(as_text=True)
+    assert ">Activé<" in french and ">Enabled<" not in french
+    assert "Désactiver" in french
+    assert re.search(r'class="sidebar-heading[^"]*">Outils<', french)
+
+    def behind_this_workers_back(**columns):
+        with app.app_context():
+            from panel.extensions import db
+            from panel.models import Module
+
+            module = db.session.get(Module, "hello")
+            for column, value in columns.items():
+                setattr(module, column, value)
+            db.session.commit()
+
+    behind_this_workers_back(name="Hello renamed", custom_label="Hi there")
+    html = admin_client.get("/modules").get_data(as_text=True)
+    assert "Hello renamed" in html and re.search(r'data-module="hello"><a [^>]*>.*Hi there</a>', html)
+    behind_this_workers_back(state="disabled")
+    html = admin_client.get("/modules").get_data(as_text=True)
+    assert 'id="module-hello" data-state="disabled"' in html
+    assert 'data-module="hello"' not in html  # gone from the sidebar too

@@ -74,6 +74,11 @@ class ModuleFinder(importlib.abc.MetaPathFinder):
         """A module's entries of `sys.modules` (its package and the submodules it imported)."""
         return {name: sys.modules[name] for name in self._imported.get(slug, ()) if name in sys.modules}
 
+    def restore(self, slug: str, code: dict) -> None:
+        """Put back code `loaded_code` gave, as if it had just been imported."""
+        sys.modules.update(code)
+        self._imported.setdefault(slug, set()).update(code)
+
     def import_module(self, slug: str):
         # No importlib.invalidate_caches(): this finder keeps no cache (it looks at the files on
         # every import), and flushing every other finder's caches costs each enable dearly.

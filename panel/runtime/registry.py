@@ -120,7 +120,7 @@ class Registry:
         with self.lock:
             dormant = self.dormant.get(module.slug)
         if dormant is not None and dormant.fingerprint == on_disk and dormant.token == load_token(module):
-            sys.modules.update(dormant.code)
+            self.finder.restore(module.slug, dormant.code)
             return dormant
         forget_templates(module.slug)  # the files may have changed: compile its templates again too
         try:
