@@ -40,8 +40,9 @@ class LoadedModule:
 
 
 def fingerprint(path: Path) -> tuple:
-    """Name, size and modification time of each file a module's code is made of (static files
-    are served from disk and do not count). Equal fingerprints: the same code on disk."""
+    """Name, inode, size and change times of each file a module's code is made of (static files
+    are served from disk and do not count). A file rewritten in place gets a new change time, a
+    replaced one a new inode: equal fingerprints, the same code on disk."""
     found = []
     pending = [path]
     while pending:
@@ -52,7 +53,7 @@ def fingerprint(path: Path) -> tuple:
                         pending.append(Path(entry.path))
                 elif entry.is_file(follow_symlinks=False):
                     stat = entry.stat(follow_symlinks=False)
-                    found.append((entry.path, stat.st_size, stat.st_mtime_ns))
+                    found.append((entry.path, stat.st_ino, stat.st_size, stat.st_mtime_ns, stat.st_ctime_ns))
     return tuple(sorted(found))
 
 

@@ -1,10 +1,8 @@
 """Installed modules: discovery, listing, enabling and disabling."""
 
 import logging
-import os
 from functools import lru_cache
 from pathlib import Path
-from stat import S_ISREG
 
 from flask import current_app
 from flask_babel import lazy_gettext as _l
@@ -76,21 +74,18 @@ def apply_manifest(module: Module, manifest: manifest_mod.Manifest) -> None:
 def read_manifest(folder: Path) -> manifest_mod.Manifest:
     file = folder / "module.json"
     try:
-        stat = os.stat(file)
-    except OSError:
-        stat = None
-    if stat is None or not S_ISREG(stat.st_mode):
-        raise ManifestError(_l("module.json is missing."))
-    return _parse_manifest(str(file), stat.st_size, stat.st_mtime_ns)
+        with open(file, "rb") as fh:
+            raw = fh.read(manifest_mod.MAX_MANIFEST_BYTES + 1)
+    except (FileNotFoundError, IsADirectoryError, NotADirectoryError):
+        raise ManifestError(_l("module.json is missing.")) from None
+    return _parse_manifest(raw)
 
 
 @lru_cache(maxsize=256)
-def _parse_manifest(file: str, size: int, mtime_ns: int) -> manifest_mod.Manifest:
-    """Enabling reads module.json again (it may have been fixed by hand): a file whose size and
-    modification time are unchanged need not be read and validated twice. An invalid file raises,
-    and is never kept. Nothing changes a Manifest once parsed."""
-    with open(file, "rb") as fh:
-        return manifest_mod.parse(fh.read())
+def _parse_manifest(raw: bytes) -> manifest_mod.Manifest:
+    """Enabling reads module.json again (it may have been fixed by hand): the same bytes need not
+    be validated twice. An invalid file raises, and is never kept. Nothing changes a Manifest."""
+    return manifest_mod.parse(raw)
 
 
 def discover(actor: str = "system") -> list[str]:
