@@ -28,18 +28,26 @@ class SidebarEntry:
 
 @dataclass(frozen=True)
 class SidebarSection:
-    """Frozen, like its entries: a built sidebar is a cache key for its own HTML."""
+    """Frozen, like its entries: a built sidebar is a cache key for its own HTML. It holds the
+    label as stored, so a sidebar found in the cache needs no translation at all."""
 
     key: str
-    label: str
+    stored_label: str
+    builtin: bool
     entries: tuple[SidebarEntry, ...] = ()
 
+    @property
+    def label(self) -> str:
+        return section_label(self)
 
-def section_label(section: MenuSection) -> str:
+
+def section_label(section) -> str:
+    """A `MenuSection` or `SidebarSection`'s label: the panel's own ones translated, unless renamed."""
+    stored = section.stored_label if isinstance(section, SidebarSection) else section.label
     builtin = BUILTIN_SECTIONS.get(section.key)
-    if section.builtin and builtin and section.label == builtin[0]:
+    if section.builtin and builtin and stored == builtin[0]:
         return str(builtin[1])
-    return section.label
+    return stored
 
 
 def section_exists(key: str) -> bool:
@@ -81,5 +89,5 @@ def build(edit: bool = False) -> tuple[SidebarSection, ...]:
         path = row.menu_path or "/"
         entries[target].append(SidebarEntry(row.slug, row.custom_label or row.menu_label or row.name,
                                             row.menu_icon or DEFAULT_ICON, f"/m/{row.slug}/{path.lstrip('/')}"))
-    return tuple(SidebarSection(s.key, section_label(s), tuple(entries[s.key]))
+    return tuple(SidebarSection(s.key, s.label, bool(s.builtin), tuple(entries[s.key]))
                  for s in ordered if edit or entries[s.key])
