@@ -9,6 +9,9 @@ from flask import render_template
 from markupsafe import Markup
 
 from .fragment_cache import FragmentCache, request_key, token_marker, with_token
+from .marketplace.catalog import current_catalog
+from .marketplace.presenters import catalog_verdict
+from .presenters import module_card
 
 MAX_CARDS = 4096
 MAX_SIDEBARS = 64
@@ -18,8 +21,6 @@ _sidebars = FragmentCache(MAX_SIDEBARS)
 
 
 def _card_html(values: tuple, verdict: tuple, per_request: tuple) -> str:
-    from .presenters import module_card
-
     def render():
         return render_template("partials/module_card.html", card=module_card(values), csrf_token=token_marker)
 
@@ -28,17 +29,12 @@ def _card_html(values: tuple, verdict: tuple, per_request: tuple) -> str:
 
 def module_card_html(values: tuple) -> Markup:
     """One card, from the values of `presenters.CARD_COLUMNS` (a row, or `presenters.card_values`)."""
-    from .marketplace.presenters import catalog_verdict
-
     values = tuple(values)
     return with_token(_card_html(values, catalog_verdict(values[0], values[2]), request_key()))
 
 
 def module_cards_html(rows) -> Markup:
     """The cards of a whole list, in one pass: the catalog and the request key are looked up once."""
-    from .marketplace.catalog import current_catalog
-    from .marketplace.presenters import catalog_verdict
-
     per_request, shown = request_key(), current_catalog()
     html = "\n".join(_card_html(values := tuple(row), catalog_verdict(values[0], values[2], shown), per_request)
                      for row in rows)

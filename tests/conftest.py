@@ -1,5 +1,6 @@
 """Fixtures `app`, `client`, `runner` (as in Flask's tutorial) and helpers to sign in and install."""
 
+import json
 import re
 import shutil
 from pathlib import Path
@@ -105,6 +106,17 @@ def install_sample(app, slug: str, source: Path | None = None) -> None:
 def htmx_post(client, path, data=None, token=None, **headers):
     return client.post(path, data=data or {}, headers={"HX-Request": "true",
                                                       "X-CSRFToken": token or client.csrf, **headers})
+
+
+def make_menu_module(folder: Path, slug: str, label: str, section: str = "tools") -> Path:
+    """A minimal module of our own (a page and a sidebar entry), independent of the samples' code."""
+    folder.mkdir(parents=True)
+    (folder / "module.json").write_text(json.dumps({
+        "slug": slug, "name": label, "version": "1.0.0", "requires_core": ">=1.0",
+        "menu": {"label": label, "icon": "journal-text", "section": section}}), encoding="utf-8")
+    (folder / "__init__.py").write_text(
+        "def setup(api):\n    @api.page('/')\n    def index():\n        return 'ok'\n", encoding="utf-8")
+    return folder
 
 
 # --- live server and browser --------------------------------------------------------------------

@@ -1,19 +1,7 @@
 """In Chromium: from a module's settings, change its sidebar entry (Cyrillic name, section, shown or not)
 and reorder the sidebar by dragging and by keyboard — the sidebar follows each change without a page load."""
 
-import json
-
-from conftest import browser_sign_in, create_admin, install_sample
-
-
-def make_module(folder, slug, label, section="tools"):
-    folder.mkdir(parents=True)
-    (folder / "module.json").write_text(json.dumps({
-        "slug": slug, "name": label, "version": "1.0.0", "requires_core": ">=1.0",
-        "menu": {"label": label, "icon": "journal-text", "section": section}}), encoding="utf-8")
-    (folder / "__init__.py").write_text(
-        "def setup(api):\n    @api.page('/')\n    def index():\n        return 'ok'\n", encoding="utf-8")
-    return folder
+from conftest import browser_sign_in, create_admin, install_sample, make_menu_module
 
 
 def sidebar_order(page, section):
@@ -54,7 +42,7 @@ def test_display_options_and_reordering_update_the_sidebar_live(app, live_server
 
     create_admin(app)
     install_sample(app, "hello")
-    install_sample(app, "notes", make_module(tmp_path / "src" / "notes", "notes", "Notes"))
+    install_sample(app, "notes", make_menu_module(tmp_path / "src" / "notes", "notes", "Notes"))
     with app.app_context():
         modules.enable("hello", "test")
         modules.enable("notes", "test")

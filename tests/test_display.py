@@ -1,11 +1,10 @@
 """Sidebar quick access: display options (shown, section, custom name, position), menu sections, order."""
 
-import json
 import re
 from html.parser import HTMLParser
 
 import pytest
-from conftest import PASSWORD, htmx_post, install_sample, sign_in
+from conftest import PASSWORD, htmx_post, install_sample, make_menu_module, sign_in
 
 from panel import create_app
 from panel.extensions import db
@@ -82,22 +81,11 @@ def where(html: str, slug: str):
     return None
 
 
-def make_module(folder, slug, label, section="tools"):
-    """A minimal module of our own (a page and a sidebar entry), independent of the samples' code."""
-    folder.mkdir(parents=True)
-    (folder / "module.json").write_text(json.dumps({
-        "slug": slug, "name": label, "version": "1.0.0", "requires_core": ">=1.0",
-        "menu": {"label": label, "icon": "journal-text", "section": section}}), encoding="utf-8")
-    (folder / "__init__.py").write_text(
-        "def setup(api):\n    @api.page('/')\n    def index():\n        return 'ok'\n", encoding="utf-8")
-    return folder
-
-
 @pytest.fixture
 def panel(app, admin_client, tmp_path):
     """hello and a second module, notes, installed and enabled; both in the "tools" section."""
     install_sample(app, "hello")
-    install_sample(app, "notes", make_module(tmp_path / "src" / "notes", "notes", "Notes"))
+    install_sample(app, "notes", make_menu_module(tmp_path / "src" / "notes", "notes", "Notes"))
     for slug in ("hello", "notes"):
         assert htmx_post(admin_client, f"/modules/{slug}/enable").status_code == 200
     return admin_client

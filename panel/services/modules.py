@@ -26,8 +26,12 @@ def registry():
 def get(slug: str) -> Module:
     module = db.session.get(Module, slug) if isinstance(slug, str) and len(slug) <= 48 else None
     if module is None:
-        raise NotFound(_l("There is no installed module named “%(slug)s”.", slug=str(slug)[:60]))
+        raise not_installed(slug)
     return module
+
+
+def not_installed(slug) -> NotFound:
+    return NotFound(_l("There is no installed module named “%(slug)s”.", slug=str(slug)[:60]))
 
 
 def listing(query: str = "", state: str = "", columns: tuple = ()) -> list:
@@ -135,7 +139,7 @@ _ENABLED_OTHERS = select(Module.slug, Module.name, Module.manifest["requires"].l
 def read(slug: str) -> ModuleRecord:
     row = db.session.connection().execute(_READ, {"target": slug}).first() if isinstance(slug, str) else None
     if row is None:
-        raise NotFound(_l("There is no installed module named “%(slug)s”.", slug=str(slug)[:60]))
+        raise not_installed(slug)
     return ModuleRecord(*row)
 
 

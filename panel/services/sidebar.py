@@ -1,6 +1,6 @@
 """The sidebar: menu sections and the modules shown in them."""
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 from flask_babel import lazy_gettext as _l
 from sqlalchemy import select
@@ -38,16 +38,19 @@ class SidebarSection:
 
     @property
     def label(self) -> str:
-        return section_label(self)
+        return label_of(self.key, self.stored_label, self.builtin)
 
 
-def section_label(section) -> str:
-    """A `MenuSection` or `SidebarSection`'s label: the panel's own ones translated, unless renamed."""
-    stored = section.stored_label if isinstance(section, SidebarSection) else section.label
-    builtin = BUILTIN_SECTIONS.get(section.key)
-    if section.builtin and builtin and stored == builtin[0]:
-        return str(builtin[1])
+def label_of(key: str, stored: str, builtin: bool) -> str:
+    """A section's label: the panel's own sections translated, unless the administrator renamed them."""
+    default = BUILTIN_SECTIONS.get(key)
+    if builtin and default and stored == default[0]:
+        return str(default[1])
     return stored
+
+
+def section_label(section: MenuSection) -> str:
+    return label_of(section.key, section.label, section.builtin)
 
 
 def section_exists(key: str) -> bool:
