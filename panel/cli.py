@@ -75,12 +75,12 @@ def modules_disable(slug):
 @click.argument("path", type=click.Path(path_type=Path))
 def modules_install_dir(path):
     """Copy a module folder into the modules folder after checking its manifest."""
-    from . import installer_bridge
+    from .installer import install_dir
 
     if not path.is_dir():  # checked here, not by click, so the error stays one line
         fail(f"{path} is not a folder.")
     try:
-        slug = installer_bridge.install_dir(path, "cli")
+        slug = install_dir(path, "cli")
     except PanelError as exc:
         fail(exc)
     click.echo(f"{slug} installed (disabled); enable it with: flask --app app modules enable {slug}")

@@ -5,9 +5,10 @@ import re
 from dataclasses import dataclass, field
 
 from flask_babel import lazy_gettext as _l
-from packaging.specifiers import InvalidSpecifier, SpecifierSet
-from packaging.version import InvalidVersion, Version
+from packaging.specifiers import SpecifierSet
+from packaging.version import Version
 
+from . import versions
 from .errors import ManifestError
 
 SLUG_RE = re.compile(r"^[a-z][a-z0-9_]{1,47}$")
@@ -76,11 +77,11 @@ def _specifier(value, name: str) -> SpecifierSet:
     if not isinstance(value, str):
         raise ManifestError(_l("module.json: field “%(field)s” must be a version specifier such as “>=1.0”.",
                                field=name))
-    try:
-        return SpecifierSet(value)
-    except InvalidSpecifier:
+    specifier = versions.parse_specifier(value)
+    if specifier is None:
         raise ManifestError(_l("module.json: field “%(field)s” is not a valid version specifier: %(value)s.",
-                               field=name, value=value[:60])) from None
+                               field=name, value=value[:60]))
+    return specifier
 
 
 def _settings(value) -> list[dict]:
@@ -151,11 +152,10 @@ def validate(data) -> Manifest:
     version = data["version"]
     if not isinstance(version, str):
         raise ManifestError(_l("module.json: field “version” must be text such as “1.2.0”."))
-    try:
-        parsed_version = Version(version)
-    except InvalidVersion:
+    parsed_version = versions.parse(version)
+    if parsed_version is None:
         raise ManifestError(_l("module.json: field “version” is not a valid version: %(value)s.",
-                               value=version[:60])) from None
+                               value=version[:60]))
     requires = data.get("requires") or {}
     if not isinstance(requires, dict):
         raise ManifestError(_l("module.json: field “requires” must map module names to version specifiers."))

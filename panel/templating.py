@@ -8,7 +8,7 @@ from jinja2 import BaseLoader, ChoiceLoader, TemplateNotFound
 
 from . import card_fragments, presenters
 from .i18n import LANGUAGE_NAMES
-from .version import CORE_VERSION
+from .versions import CORE_VERSION
 
 
 class ModuleTemplateLoader(BaseLoader):

@@ -97,10 +97,10 @@ def admin_client(app, client):
 
 
 def install_sample(app, slug: str, source: Path | None = None) -> None:
-    from panel import installer_bridge
+    from panel.installer import install_dir
 
     with app.app_context():
-        installer_bridge.install_dir(source or SOURCES / slug, "test")
+        install_dir(source or SOURCES / slug, "test")
 
 
 def htmx_post(client, path, data=None, token=None, **headers):

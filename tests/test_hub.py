@@ -19,7 +19,7 @@ from packaging.version import Version
 
 from panel.hub import create_hub
 from panel.hub.store import ZIP_DATE
-from panel.version import CORE_VERSION
+from panel.versions import CORE_VERSION
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 

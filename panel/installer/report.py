@@ -8,20 +8,14 @@ from pathlib import Path
 
 from flask import current_app
 from flask_babel import lazy_gettext as _l
-from packaging.version import InvalidVersion, Version
 
 from ..extensions import db
 from ..models import Module
-from ..version import CORE_VERSION
-from . import archive, pipeline
-
-
-@dataclass
-class Requirement:
-    slug: str
-    spec: str
-    installed: str | None
-    ok: bool
+from ..services.dependencies import Requirement, requirements, unmet
+from ..services.locks import busy_message, is_locked
+from ..versions import CORE_VERSION, compare, core_compatible
+from . import archive
+from .checks import requirement_problems
 
 
 @dataclass
@@ -78,30 +72,16 @@ def count_files(folder: Path) -> int:
     return total
 
 
-def _compare(installed: str, uploaded: str) -> str:
-    try:
-        old, new = Version(installed), Version(uploaded)
-    except InvalidVersion:
-        return "update"
-    if new > old:
-        return "update"
-    return "same" if new == old else "downgrade"
-
-
 def build(info: archive.ArchiveInfo, signed: bool = False) -> PackageReport:
     manifest = info.manifest
-    requires = []
-    for other, spec in manifest.requires.items():
-        module = db.session.get(Module, other)
-        ok = module is not None and (not str(spec) or spec.contains(module.version, prereleases=True))
-        requires.append(Requirement(other, str(spec), module.version if module else None, ok))
     report = PackageReport(
         slug=manifest.slug, name=manifest.name, version=manifest.version_str, author=manifest.author,
         description=manifest.description, category=manifest.category, homepage=manifest.homepage,
         docs_url=manifest.docs_url, files=info.files, unpacked_bytes=info.unpacked_bytes,
         package_bytes=info.package_bytes, sha256=info.sha256, signed=signed,
-        requires_core=str(manifest.requires_core), core_version=CORE_VERSION, core_ok=pipeline.core_ok(manifest),
-        requires=requires, missing=pipeline.missing_dependencies(manifest), top_folder=info.top_folder,
+        requires_core=str(manifest.requires_core), core_version=CORE_VERSION,
+        core_ok=core_compatible(manifest.requires_core), requires=requirements(manifest),
+        missing=[requirement.text for requirement in unmet(manifest)], top_folder=info.top_folder,
         file_names=info.file_names[:200],
     )
     existing = db.session.get(Module, manifest.slug)
@@ -113,11 +93,10 @@ def build(info: archive.ArchiveInfo, signed: bool = False) -> PackageReport:
             requires_core=str(stored.get("requires_core") or ""),
             requires={str(k): str(v) for k, v in (stored.get("requires") or {}).items()}, state=existing.state,
         )
-        report.comparison = _compare(existing.version, manifest.version_str)
-    report.problems = [str(p) for p in pipeline.requirement_problems(manifest)]
-    if pipeline.is_locked(manifest.slug):
-        report.problems.append(str(_l("Try again in a moment: an install of %(slug)s is already in progress.",
-                                      slug=manifest.slug)))
+        report.comparison = compare(existing.version, manifest.version_str)
+    report.problems = [str(p) for p in requirement_problems(manifest)]
+    if is_locked(manifest.slug):
+        report.problems.append(str(busy_message(manifest.slug)))
     return report
 
 

@@ -9,19 +9,16 @@ import re
 import threading
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from functools import lru_cache
 from urllib.parse import urljoin, urlsplit
 
 from flask import current_app, g
 from flask_babel import lazy_gettext as _l
-from packaging.specifiers import InvalidSpecifier, SpecifierSet
-from packaging.version import InvalidVersion, Version
 from sqlalchemy import and_, bindparam, or_, select, update
 
 from ..extensions import db
 from ..manifest import SLUG_RE
 from ..models import CatalogCache, utcnow
-from ..version import CORE_VERSION
+from ..versions import core_compatible, is_valid_specifier, newer, normalized, sort_key
 from .client import StoreClient, StoreError
 
 log = logging.getLogger(__name__)
@@ -33,7 +30,6 @@ LIMITS = {"name": 120, "summary": 300, "category": 64, "author": 120, "price": 6
           "homepage": 500, "requires_core": 100, "signature": 200, "download_url": 500, "date": 32,
           "description": 20000, "eula": 100000, "notes": 10000, "caption": 200, "title": 120, "url": 500}
 RETRY_FAILED_SECONDS = 60
-CORE = Version(CORE_VERSION)
 
 
 class Malformed(ValueError):
@@ -41,19 +37,6 @@ class Malformed(ValueError):
 
 
 # --- validation -----------------------------------------------------------------------------------
-
-@lru_cache(maxsize=4096)
-def parse_version(text: str) -> Version:
-    return Version(text)
-
-
-@lru_cache(maxsize=4096)
-def core_compatible(spec: str) -> bool:
-    try:
-        return SpecifierSet(spec or "").contains(CORE, prereleases=True)
-    except InvalidSpecifier:
-        return False
-
 
 def _text(item: dict, key: str, required: bool = False) -> str:
     value = item.get(key)
@@ -78,10 +61,10 @@ def safe_url(value, base: str | None = None) -> str:
 def _version_text(value) -> str:
     if not isinstance(value, str) or len(value) > 64:
         raise Malformed("version")
-    try:
-        return str(parse_version(value))
-    except InvalidVersion:
-        raise Malformed("version") from None
+    text = normalized(value)
+    if text is None:
+        raise Malformed("version")
+    return text
 
 
 def _specifier_text(value) -> str:
@@ -89,10 +72,8 @@ def _specifier_text(value) -> str:
         return ""
     if not isinstance(value, str) or len(value) > LIMITS["requires_core"]:
         raise Malformed("requires_core")
-    try:
-        SpecifierSet(value)
-    except InvalidSpecifier:
-        raise Malformed("requires_core") from None
+    if not is_valid_specifier(value):
+        raise Malformed("requires_core")
     return value
 
 
@@ -141,7 +122,7 @@ def validate_entry(item) -> dict:
                      "signature": item.get("signature"), "download_url": item.get("download_url")}]
     if not isinstance(versions, list) or not versions or len(versions) > 500:
         raise Malformed("versions")
-    releases = sorted((_release(v, slug) for v in versions), key=lambda r: parse_version(r["version"]))
+    releases = sorted((_release(v, slug) for v in versions), key=lambda r: sort_key(r["version"]))
     return {
         "slug": slug, "name": name, "version": version, "summary": _text(item, "summary"),
         "category": _text(item, "category").strip(), "author": _text(item, "author"), "paid": paid,
@@ -415,15 +396,6 @@ def installed_versions() -> dict[str, str]:
     from ..models import Module
 
     return dict(db.session.execute(select(Module.slug, Module.version)).all())
-
-
-def newer(candidate: str | None, installed: str | None) -> bool:
-    if not candidate or not installed:
-        return False
-    try:
-        return parse_version(candidate) > parse_version(installed)
-    except InvalidVersion:
-        return True
 
 
 def action_for(entry: dict, installed: dict[str, str]) -> dict:

@@ -17,7 +17,7 @@ from urllib3.exceptions import ConnectTimeoutError, NewConnectionError, ReadTime
 from urllib3.util.retry import Retry
 
 from ..errors import PanelError
-from ..version import CORE_VERSION
+from ..versions import CORE_VERSION
 
 MAX_REDIRECTS = 3
 CHUNK = 64 * 1024

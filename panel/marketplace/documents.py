@@ -16,7 +16,8 @@ from sqlalchemy import select, update
 
 from ..extensions import db
 from ..models import CatalogCache, utcnow
-from .catalog import LIMITS, Malformed, _text, _version_text, core_compatible, parse_version, safe_url, store_url
+from ..versions import core_compatible, sort_key
+from .catalog import LIMITS, Malformed, _text, _version_text, safe_url, store_url
 from .client import StoreClient, StoreError
 
 ALLOWED_TAGS = {"p", "br", "hr", "strong", "em", "b", "i", "code", "pre", "blockquote", "ul", "ol", "li",
@@ -53,7 +54,7 @@ def _releases(items, base: str) -> list[dict]:
                          "requires_core": spec[:100], "compatible": core_compatible(spec)})
         except Malformed:
             continue
-    rows.sort(key=lambda r: parse_version(r["version"]), reverse=True)
+    rows.sort(key=lambda r: sort_key(r["version"]), reverse=True)
     return rows
 
 

@@ -3,9 +3,8 @@
 from flask import url_for
 from flask_babel import gettext
 from flask_wtf.csrf import generate_csrf
-from packaging.version import InvalidVersion
 
-from ..version import CORE_VERSION
+from ..versions import CORE_VERSION, core_compatible, newer
 from . import catalog, documents
 from .client import StoreError
 
@@ -85,9 +84,9 @@ def _versions_with_marks(versions: list[dict], installed: str | None) -> list[di
     for release in versions:
         row = dict(release)
         row["notes_html"] = documents.render_markdown(release.get("notes", ""))
-        row["compatible"] = catalog.core_compatible(release.get("requires_core", ""))
+        row["compatible"] = core_compatible(release.get("requires_core", ""))
         row["is_installed"] = installed is not None and release["version"] == installed
-        row["older"] = catalog.newer(installed, release["version"])
+        row["older"] = newer(installed, release["version"])
         rows.append(row)
     return rows
 
@@ -131,10 +130,7 @@ def changes_context(slug: str, installed_version: str | None) -> dict:
         if item:
             versions = [dict(v, notes="") for v in reversed(item["versions"])]
     if installed_version:
-        try:
-            versions = [v for v in versions if catalog.newer(v["version"], installed_version)]
-        except InvalidVersion:
-            pass
+        versions = [v for v in versions if newer(v["version"], installed_version)]
     name = item["name"] if item else slug
     return {"slug": slug, "name": name, "installed": installed_version, "error": error,
             "versions": _versions_with_marks(versions, installed_version), "core_version": CORE_VERSION}
@@ -151,7 +147,7 @@ def whats_new_context() -> dict:
     for release in versions:
         rows.append({**release, "notes_html": documents.render_markdown(release.get("notes", "")),
                      "current": release["version"] == CORE_VERSION,
-                     "newer": catalog.newer(release["version"], CORE_VERSION)})
+                     "newer": newer(release["version"], CORE_VERSION)})
     return {"versions": rows, "error": error, "core_version": CORE_VERSION}
 
 
@@ -161,9 +157,9 @@ def catalog_verdict(slug: str, version: str, shown: "catalog.Catalog | None" = N
     item = (shown or catalog.current_catalog()).by_slug.get(slug)
     if item is None:
         return None, False
-    update = item["compatible"] if catalog.newer(item["compatible"], version) else None
+    update = item["compatible"] if newer(item["compatible"], version) else None
     newest = item["versions"][-1]["version"] if item["versions"] else item["version"]
-    return update, catalog.newer(newest, version)
+    return update, newer(newest, version)
 
 
 def card_actions_context(card) -> dict:

@@ -18,7 +18,7 @@ from sqlalchemy import select
 from ..errors import Conflict, NotFound, PanelError
 from ..extensions import db
 from ..models import Job, utcnow
-from ..version import CORE_VERSION
+from ..versions import CORE_VERSION, core_compatible, normalized
 
 log = logging.getLogger(__name__)
 ACTIVE = ("queued", "running")
@@ -103,14 +103,11 @@ def _release(slug: str, version: str | None) -> tuple[dict, dict]:
                           name=item["name"], core=CORE_VERSION))
     release = next((r for r in item["versions"] if r["version"] == wanted), None)
     if release is None:
-        try:
-            wanted_norm = str(catalog.parse_version(wanted))
-        except Exception:  # noqa: BLE001
-            wanted_norm = None
+        wanted_norm = normalized(wanted)
         release = next((r for r in item["versions"] if r["version"] == wanted_norm), None)
     if release is None:
         raise NotFound(_l("%(name)s has no version %(version)s.", name=item["name"], version=str(wanted)[:40]))
-    if not catalog.core_compatible(release["requires_core"]):
+    if not core_compatible(release["requires_core"]):
         raise Conflict(_l("%(name)s %(version)s needs panel %(spec)s; this panel is %(core)s.", name=item["name"],
                           version=release["version"], spec=release["requires_core"], core=CORE_VERSION))
     return item, release

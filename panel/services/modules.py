@@ -13,7 +13,8 @@ from ..errors import Conflict, ManifestError, NotFound
 from ..extensions import db
 from ..models import Module, ModuleRecord, utcnow
 from ..runtime.registry import LoadError, bump_generation, describe, load_token, run_module_migrations
-from . import audit
+from . import audit, dependencies
+from .locks import is_locked
 
 log = logging.getLogger(__name__)
 STATES = ("enabled", "disabled", "failed")
@@ -100,8 +101,6 @@ def discover(actor: str = "system") -> list[str]:
     for folder in sorted(p for p in root.iterdir() if p.is_dir() and not p.name.startswith((".", "_"))):
         if folder.name in known or not manifest_mod.SLUG_RE.match(folder.name):
             continue
-        from ..installer.pipeline import is_locked
-
         if is_locked(folder.name):  # an install is putting this folder in place right now
             continue
         module = Module(slug=folder.name, name=folder.name, version="0", state="disabled", source="folder")
@@ -132,8 +131,6 @@ def keep_loaded_after_commit() -> None:
 # on plain rows (see ModuleRecord); only a failure, which is rare, goes through the ORM.
 _READ = select(Module.__table__).where(Module.slug == bindparam("target"))
 _WRITE = Module.__table__.update().where(Module.slug == bindparam("target"))
-_ENABLED_OTHERS = select(Module.slug, Module.name, Module.manifest["requires"].label("requires")).where(
-    Module.state == "enabled", Module.slug != bindparam("target"))
 
 
 def read(slug: str) -> ModuleRecord:
@@ -160,7 +157,7 @@ def enable(slug: str, actor: str) -> ModuleRecord | Module:
         manifest = read_manifest(folder)
         from_manifest = manifest_values(manifest, module.section_key)
         module = module._replace(**from_manifest)
-        missing = missing_requirements(manifest)
+        missing = [requirement.text for requirement in dependencies.unmet(manifest)]
         if missing:
             raise Conflict(_l("%(name)s needs %(missing)s enabled first.", name=module.name,
                               missing=", ".join(missing)))
@@ -193,7 +190,7 @@ def disable(slug: str, actor: str) -> ModuleRecord:
     module = read(slug)
     if module.state != "enabled":
         return module
-    dependants = [m.name for m in enabled_dependants(slug)]
+    dependants = [m.name for m in dependencies.dependants(slug)]
     if dependants:
         raise Conflict(_l("%(name)s is needed by %(others)s; disable those first.", name=module.name,
                           others=", ".join(dependants)))
@@ -215,22 +212,6 @@ def disable(slug: str, actor: str) -> ModuleRecord:
     db.session.commit()
     reg.drop(slug)
     return module
-
-
-def missing_requirements(manifest: manifest_mod.Manifest) -> list[str]:
-    """The `requires` of a manifest that no enabled module satisfies, as readable text."""
-    missing = []
-    for other, spec in manifest.requires.items():
-        module = db.session.get(Module, other)
-        if module is None or module.state != "enabled" or (spec and module.version not in spec):
-            missing.append(f"{other}{spec}")
-    return missing
-
-
-def enabled_dependants(slug: str) -> list:
-    """Enabled modules whose manifest requires this one (rows: slug, name, requires)."""
-    enabled = db.session.connection().execute(_ENABLED_OTHERS, {"target": slug})
-    return [m for m in enabled if isinstance(m.requires, dict) and slug in m.requires]
 
 
 def touch(module: Module) -> None:

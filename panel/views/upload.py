@@ -7,13 +7,13 @@ from flask import Blueprint, current_app, flash, make_response, redirect, render
 from flask_babel import gettext
 from flask_babel import lazy_gettext as _l
 from flask_login import current_user
-from packaging.version import InvalidVersion, Version
 
 from .. import presenters
 from ..errors import FormError
 from ..installer import inspect_package, install_package, pending, rollback, uninstall
 from ..installer.report import report_context
-from ..services import modules
+from ..services import dependencies, modules
+from ..versions import older
 from .rendering import page_or_fragment
 
 bp = Blueprint("upload", __name__, url_prefix="/modules")
@@ -23,10 +23,7 @@ FORM_OVERHEAD = 1024 * 1024
 @bp.app_template_filter("version_lt")
 def version_lt(a, b) -> bool:
     """`{{ x|version_lt(y) }}`: True when version x is older than version y."""
-    try:
-        return Version(str(a)) < Version(str(b))
-    except InvalidVersion:
-        return False
+    return older(a, b)
 
 
 def _go_to_modules():
@@ -94,7 +91,7 @@ def cancel(token):
 
 
 def _uninstall_context(module) -> dict:
-    return {"module": module, "dependants": [m.name for m in modules.enabled_dependants(module.slug)]}
+    return {"module": module, "dependants": [m.name for m in dependencies.dependants(module.slug)]}
 
 
 @bp.get("/<slug>/uninstall")
