@@ -82,7 +82,10 @@ def matches(version, spec) -> bool:
         return True
     specifier = spec if isinstance(spec, SpecifierSet) else parse_specifier(spec_text)
     parsed = parse(version)
-    return specifier is not None and parsed is not None and specifier.contains(parsed)
+    # Explicit, not packaging's default (which changed across its releases): a pre-release only
+    # when the specifier names one.
+    return (specifier is not None and parsed is not None
+            and specifier.contains(parsed, prereleases=bool(specifier.prereleases)))
 
 
 def core_compatible(spec) -> bool:

@@ -1,0 +1,67 @@
+"""The one meaning of "satisfied" for a module's `requires`: installed, enabled, and in a version
+the specifier accepts (a pre-release only when the specifier names one). Enabling, installing,
+the upload report, uninstalling and the uninstall page all follow it.
+
+Before, installing and the upload report accepted a required module that was merely installed,
+and a pre-release of it, while enabling refused both: the tests below showed that disagreement
+and now hold the stricter meaning everywhere."""
+
+import pytest
+from installer_kit import make_zip, module_files, package
+
+from conftest import install_sample
+from panel.errors import Conflict, PanelError
+from panel.extensions import db
+from panel.installer import inspect_package, install_package
+from panel.models import Module
+from panel.services import modules
+
+
+def needs_hello(tmp_path, spec=">=1.0"):
+    return make_zip(tmp_path / "notes.zip", module_files("notes", requires={"hello": spec}))
+
+
+def test_a_disabled_requirement_stops_install_report_and_enable_alike(app, tmp_path):
+    install_sample(app, "hello")  # installed, left disabled
+    with app.app_context():
+        report = inspect_package(needs_hello(tmp_path))
+        assert not report.can_install and report.missing == ["hello>=1.0"]
+        assert "needs hello>=1.0 enabled first" in report.problems[0]
+        with pytest.raises(PanelError, match="needs hello>=1.0 enabled first"):
+            install_package(needs_hello(tmp_path), "test")
+        assert db.session.get(Module, "notes") is None
+
+
+def test_a_prerelease_does_not_satisfy_a_plain_specifier(app, tmp_path):
+    with app.app_context():
+        install_package(package(tmp_path, name="h.zip", version="2.0.0rc1"), "test")
+        assert modules.enable("hello", "test").state == "enabled"
+        report = inspect_package(needs_hello(tmp_path))
+        assert not report.requires[0].ok and report.missing == ["hello>=1.0"]
+        with pytest.raises(PanelError, match="needs these modules installed first: hello>=1.0"):
+            install_package(needs_hello(tmp_path), "test")
+        # …unless the specifier itself names a pre-release.
+        install_package(needs_hello(tmp_path, ">=2.0.0rc1"), "test")
+        assert modules.enable("notes", "test").state == "enabled"
+
+
+def test_enable_refuses_once_a_requirement_is_disabled_again(app, tmp_path):
+    install_sample(app, "hello")
+    with app.app_context():
+        modules.enable("hello", "test")
+        install_package(needs_hello(tmp_path), "test")
+        modules.disable("hello", "test")
+        with pytest.raises(Conflict, match="needs hello>=1.0 enabled first"):
+            modules.enable("notes", "test")
+
+
+def test_an_update_that_breaks_an_enabled_dependant_is_refused(app, tmp_path):
+    install_sample(app, "hello")
+    with app.app_context():
+        modules.enable("hello", "test")
+        install_package(needs_hello(tmp_path, "<2"), "test")
+        modules.enable("notes", "test")
+        report = inspect_package(package(tmp_path, name="h2.zip", version="2.0.0"))
+        assert "would break modules that require another version: Notes (hello<2)" in report.problems[0]
+        with pytest.raises(PanelError, match="would break"):
+            install_package(package(tmp_path, name="h2.zip", version="2.0.0"), "test")
