@@ -10,10 +10,7 @@ from __future__ import annotations
 import errno
 import hashlib
 import os
-import re
-import stat
 import struct
-import unicodedata
 import zipfile
 import zlib
 from dataclasses import dataclass, field
@@ -24,20 +21,12 @@ from flask_babel import lazy_gettext as _l
 
 from .. import manifest as manifest_mod
 from ..errors import ManifestError, PackageError
+from .entry_names import check_name, collision_key, entry_kind, shown_name
 
 CHUNK = 1024 * 1024
 # Per-entry compression ratio is only meaningful past this size: a few kilobytes of
 # repeated text may compress 300:1 and is harmless.
 RATIO_FLOOR_BYTES = 1024 * 1024
-MAX_NAME_BYTES = 1024
-MAX_PART_BYTES = 255
-MAX_DEPTH = 32
-WINDOWS_FORBIDDEN = set('<>:"|?*\\')
-WINDOWS_DEVICES = {"con", "prn", "aux", "nul", "conin$", "conout$",
-                   *(f"com{i}" for i in range(10)), *(f"lpt{i}" for i in range(10))}
-# Unicode categories a file name may not contain: controls, format (zero-width, bidi
-# overrides), line/paragraph separators, surrogates, private use and unassigned.
-FORBIDDEN_CATEGORIES = {"Cc", "Cf", "Zl", "Zp", "Cs", "Co", "Cn"}
 ALLOWED_METHODS = {zipfile.ZIP_STORED, zipfile.ZIP_DEFLATED}
 MANIFEST = "module.json"
 
@@ -76,64 +65,6 @@ class ArchiveInfo:
 
 def _mib(n: int) -> str:
     return f"{n / (1024 * 1024):.0f}"
-
-
-def _short(name: str) -> str:
-    """An entry name fit for a message: controls shown as escapes, length bounded."""
-    text = name.encode("unicode_escape").decode("ascii") if not name.isprintable() else name
-    return text[:80] + ("…" if len(text) > 80 else "")
-
-
-def check_name(name: str) -> list[str]:
-    """The parts of a valid entry name; raises PackageError naming what is wrong."""
-    shown = _short(name)
-    if not name or name == "/":
-        raise PackageError(_l("The archive has an entry with an empty name."))
-    if len(name.encode("utf-8", "surrogatepass")) > MAX_NAME_BYTES:
-        raise PackageError(_l("The archive has an entry name longer than %(n)s bytes.", n=MAX_NAME_BYTES))
-    if "\\" in name:
-        raise PackageError(_l("The archive entry “%(name)s” uses a backslash in its name.", name=shown))
-    if name.startswith("/") or re.match(r"^[A-Za-z]:", name):
-        raise PackageError(_l("The archive entry “%(name)s” has an absolute path.", name=shown))
-    for char in name:
-        if unicodedata.category(char) in FORBIDDEN_CATEGORIES:
-            raise PackageError(_l("The archive entry “%(name)s” contains a control or invisible character.",
-                                  name=shown))
-    parts = name[:-1].split("/") if name.endswith("/") else name.split("/")
-    if len(parts) > MAX_DEPTH:
-        raise PackageError(_l("The archive entry “%(name)s” is nested too deeply.", name=shown))
-    for part in parts:
-        if part in ("", ".", ".."):
-            raise PackageError(_l("The archive entry “%(name)s” is not a plain relative path.", name=shown))
-        if WINDOWS_FORBIDDEN & set(part) or part.endswith((".", " ")) or part != part.strip() \
-                or part.split(".")[0].lower() in WINDOWS_DEVICES:
-            raise PackageError(_l("The archive entry “%(name)s” has a name some file systems cannot hold.",
-                                  name=shown))
-        if len(part.encode("utf-8")) > MAX_PART_BYTES:
-            raise PackageError(_l("The archive entry “%(name)s” has a name longer than %(n)s bytes.",
-                                  name=shown, n=MAX_PART_BYTES))
-    return parts
-
-
-def collision_key(path: str) -> str:
-    """Names that would land on the same file on a case-insensitive or normalising file system."""
-    return unicodedata.normalize("NFC", unicodedata.normalize("NFKD", path).casefold())
-
-
-def entry_kind(info: zipfile.ZipInfo) -> str:
-    """"dir", "file" or "other" (symlinks, devices, pipes…)."""
-    mode = info.external_attr >> 16
-    if info.create_system == 3 and stat.S_IFMT(mode):  # Unix: the type bits are authoritative
-        if stat.S_ISDIR(mode):
-            return "dir" if info.orig_filename.endswith("/") else "other"
-        if stat.S_ISREG(mode):
-            return "other" if info.orig_filename.endswith("/") else "file"
-        return "other"
-    if info.external_attr & 0x400:  # DOS "reparse point": a Windows symlink or junction
-        return "other"
-    if info.orig_filename.endswith("/") or info.external_attr & 0x10:
-        return "dir" if info.orig_filename.endswith("/") else "other"
-    return "file"
 
 
 def _entry_count(fp) -> int:
@@ -179,7 +110,7 @@ def validate(archive: zipfile.ZipFile, limits: Limits, package_bytes: int) -> Ar
     total = 0
     for info in archive.filelist:
         name = info.orig_filename
-        shown = _short(name)
+        shown = shown_name(name)
         if info.flag_bits & 0x1 or info.flag_bits & 0x40:
             raise PackageError(_l("The archive entry “%(name)s” is encrypted; encrypted packages are refused.",
                                   name=shown))
@@ -210,7 +141,7 @@ def validate(archive: zipfile.ZipFile, limits: Limits, package_bytes: int) -> Ar
         if key in files or (is_dir and key in dirs and dirs[key] != path) or (not is_dir and key in dirs):
             other = files.get(key) or dirs.get(key)
             raise PackageError(_l("The archive entries “%(name)s” and “%(other)s” would be the same file "
-                                  "on some file systems.", name=shown, other=_short(other)))
+                                  "on some file systems.", name=shown, other=shown_name(other)))
         if is_dir:
             dirs[key] = path
         else:
@@ -220,10 +151,10 @@ def validate(archive: zipfile.ZipFile, limits: Limits, package_bytes: int) -> Ar
             parent_key = collision_key(parent)
             if parent_key in files:
                 raise PackageError(_l("The archive entry “%(name)s” passes through the file “%(other)s”.",
-                                      name=shown, other=_short(files[parent_key])))
+                                      name=shown, other=shown_name(files[parent_key])))
             if parent_key in dirs and dirs[parent_key] != parent:
                 raise PackageError(_l("The archive entries “%(name)s” and “%(other)s” would be the same file "
-                                      "on some file systems.", name=shown, other=_short(dirs[parent_key])))
+                                      "on some file systems.", name=shown, other=shown_name(dirs[parent_key])))
             dirs[parent_key] = parent
         checked.append((info, parts, is_dir))
     if not checked:
@@ -235,7 +166,7 @@ def validate(archive: zipfile.ZipFile, limits: Limits, package_bytes: int) -> Ar
     manifest = _read_manifest(archive, manifest_info)
     if top_folder and top_folder != manifest.slug:
         raise PackageError(_l("The archive's top-level folder “%(folder)s” does not match the module's slug "
-                              "“%(slug)s”.", folder=_short(top_folder), slug=manifest.slug))
+                              "“%(slug)s”.", folder=shown_name(top_folder), slug=manifest.slug))
     strip = len(top_folder) + 1 if top_folder else 0
     entries = []
     for info, parts, is_dir in checked:
@@ -327,7 +258,7 @@ def extract(zip_path: Path, dest: Path, limits: Limits,
             target = os.path.join(root, *entry.relative.split("/"))
             if os.path.commonpath([root, os.path.realpath(os.path.dirname(target))]) != root:
                 raise PackageError(_l("The archive entry “%(name)s” is not a plain relative path.",
-                                      name=_short(entry.info.orig_filename)))
+                                      name=shown_name(entry.info.orig_filename)))
             if entry.is_dir:
                 os.makedirs(target, 0o755, exist_ok=True)
                 continue
@@ -346,7 +277,7 @@ def extract(zip_path: Path, dest: Path, limits: Limits,
                         written_total += len(chunk)
                         if written > declared or written_total > limits.unpacked_bytes:
                             raise PackageError(_l("The archive entry “%(name)s” unpacks to more than it declares "
-                                                  "(a zip bomb?).", name=_short(entry.info.orig_filename)))
+                                                  "(a zip bomb?).", name=shown_name(entry.info.orig_filename)))
                         _write_all(fd, chunk)
                         if progress:
                             progress(written_total, expected_total)
@@ -355,7 +286,7 @@ def extract(zip_path: Path, dest: Path, limits: Limits,
             except (zipfile.BadZipFile, EOFError, ValueError, RuntimeError, NotImplementedError, struct.error,
                     zlib.error):
                 raise PackageError(_l("The archive entry “%(name)s” is damaged.",
-                                      name=_short(entry.info.orig_filename))) from None
+                                      name=shown_name(entry.info.orig_filename))) from None
             except OSError as exc:
                 if exc.errno in (errno.ENOSPC, errno.EDQUOT):
                     raise PackageError(_l("There is not enough free disk space to unpack the package.")) from None
