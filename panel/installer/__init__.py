@@ -1,6 +1,7 @@
 """The safe package installer: one pipeline for every source, journaled, with rollback.
 
-Each operation is a file holding only its own steps, around one `transaction.Transaction`
+Each operation is a file holding only its own steps (`installing`, `uninstalling`,
+`rolling_back`; named apart from the functions they export), around one `transaction.Transaction`
 (journal, renames, commit or undo); `activation` loads, migrates and runs hooks for install and
 rollback; `recovery` undoes or finishes at start what a crash interrupted.
 
@@ -17,11 +18,11 @@ Public API (other areas rely on these names):
 
 from ..services.locks import is_locked
 from .archive import Limits
-from .install import install_dir, install_folder, install_package
+from .installing import install_dir, install_folder, install_package
 from .recovery import recover_at_start, recover_interrupted
 from .report import PackageReport, inspect_package
-from .rollback import rollback
-from .uninstall import uninstall
+from .rolling_back import rollback
+from .uninstalling import uninstall
 
 __all__ = ["Limits", "PackageReport", "inspect_package", "install_package", "install_folder", "install_dir",
            "uninstall", "rollback", "recover_interrupted", "recover_at_start", "is_locked"]
