@@ -70,11 +70,11 @@ def bare_panel_routes(app):
 
 
 def main():
-    from panel import installer_bridge
+    from panel.installer import install_dir
 
     app, client, _ = panel_app(bare_panel_routes)
     with app.app_context():
-        installer_bridge.install_dir(ROOT / "panel" / "hub" / "sources" / "hello", "bench")
+        install_dir(ROOT / "panel" / "hub" / "sources" / "hello", "bench")
         add_twin_row(app, "hello", "twin")
     other, engine = bare_app(app.config["SQLALCHEMY_DATABASE_URI"])
     other_client = other.test_client()
