@@ -8,6 +8,7 @@ from werkzeug.exceptions import HTTPException
 
 from ..errors import PanelError
 from ..extensions import db
+from .converters import CONVERTERS
 from .rendering import error_response
 
 log = logging.getLogger(__name__)
@@ -29,6 +30,7 @@ BLUEPRINTS = [
 def register_blueprints(app) -> None:
     import importlib
 
+    app.url_map.converters.update(CONVERTERS)
     for name in BLUEPRINTS:
         app.register_blueprint(importlib.import_module(f"{__name__}.{name}").bp)
 
