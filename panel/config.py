@@ -2,6 +2,7 @@
 
 import os
 import secrets
+from datetime import timedelta
 from pathlib import Path
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
@@ -22,6 +23,15 @@ DEFAULTS = {
     "SESSION_COOKIE_SAMESITE": "Lax",
     "SQLALCHEMY_ENGINE_OPTIONS": {"pool_pre_ping": True},
     "EMBEDDED_HUB": True,
+    "SESSION_HOURS": 12,  # a sign-in without "keep me signed in" ends after this long
+    "REMEMBER_DAYS": 14,  # … and with it
+    "REMEMBER_COOKIE_DURATION": timedelta(days=14),
+    "REMEMBER_COOKIE_HTTPONLY": True,
+    "REMEMBER_COOKIE_SAMESITE": "Lax",
+    "SIGN_IN_LOCKOUT_SECONDS": 900,
+    # How long a request waits for another's write lock before answering "busy" (503): well
+    # below gunicorn's 30-second worker time-out.
+    "DATABASE_BUSY_TIMEOUT": 5.0,  # the longest wait after repeated failed sign-ins
 }
 
 ENV_KEYS = ("MARKETPLACE_URL", "DATABASE_URL", "SECRET_KEY")
@@ -59,7 +69,9 @@ def configure(app, test_config=None) -> None:
     if app.config["SQLALCHEMY_DATABASE_URI"].startswith("sqlite"):
         # A SQLite file never drops a connection: a ping before each request is a wasted query.
         app.config["SQLALCHEMY_ENGINE_OPTIONS"] = {**app.config["SQLALCHEMY_ENGINE_OPTIONS"],
-                                                   "pool_pre_ping": False}
+                                                   "pool_pre_ping": False,
+                                                   "connect_args": {"timeout": app.config["DATABASE_BUSY_TIMEOUT"]}}
+    app.config["REMEMBER_COOKIE_DURATION"] = timedelta(days=app.config["REMEMBER_DAYS"])
     if not app.config.get("SECRET_KEY"):
         try:
             app.config["SECRET_KEY"] = load_secret_key(instance)

@@ -29,6 +29,36 @@ class User(UserMixin, db.Model):
     def check_password(self, password: str) -> bool:
         return check_password_hash(self.password_hash, password)
 
+    # The id Flask-Login keeps in the session and the remember cookie is the server-side session's
+    # token, not the user's id: signing out deletes that session, so no copy of either cookie
+    # opens a page again (see services/sessions.py).
+    session_token = None  # set by services.sessions when a session is started or found
+
+    def get_id(self) -> str | None:
+        return self.session_token
+
+
+class UserSession(db.Model):
+    """One signed-in browser. Only a hash of its token is stored: a copy of the database opens nothing."""
+
+    __tablename__ = "user_sessions"
+    token_hash: Mapped[str] = mapped_column(String(64), primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
+    remember: Mapped[bool] = mapped_column(Boolean, default=False)
+    created_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
+    expires_at: Mapped[datetime] = mapped_column(DateTime)
+    address: Mapped[str] = mapped_column(String(64), default="")
+
+
+class SignInFailure(db.Model):
+    """Failed sign-ins counted per account name and per client address, shared by every worker and node."""
+
+    __tablename__ = "sign_in_failures"
+    key: Mapped[str] = mapped_column(String(100), primary_key=True)  # "user:<name>" or "addr:<address>"
+    failures: Mapped[int] = mapped_column(Integer, default=0)
+    last_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
+    locked_until: Mapped[datetime | None] = mapped_column(DateTime, nullable=True)
+
 
 class MenuSection(db.Model):
     __tablename__ = "menu_sections"

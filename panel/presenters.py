@@ -24,6 +24,9 @@ AUDIT_ACTIONS = {
     "display_changed": _l("changed the sidebar entry of"),
     "settings_changed": _l("changed the settings of"),
     "sections_changed": _l("changed the menu sections"),
+    "signed_in": _l("signed in"),
+    "sign_in_failed": _l("failed to sign in"),
+    "sign_in_throttled": _l("was made to wait before signing in"),
 }
 
 

@@ -4,6 +4,7 @@ from flask import redirect, request, url_for
 from flask_login import current_user
 
 from .extensions import login_manager
+from .services import sessions
 
 CONTENT_SECURITY_POLICY = "; ".join([
     "default-src 'self'",
@@ -20,15 +21,34 @@ CONTENT_SECURITY_POLICY = "; ".join([
 PUBLIC_ENDPOINTS = {"auth.login", "auth.setup", "static", "assets.vendor", "auth.language"}
 
 
+class SecureCookiesOverHttps:
+    """Marks every cookie `Secure` on a request that came over HTTPS (session, remember, CSRF).
+
+    Flask-Login and Flask set their cookies after every `after_request` hook has run, and their
+    `*_COOKIE_SECURE` settings are fixed per process, so this sits around the whole application."""
+
+    def __init__(self, wsgi_app):
+        self.wsgi_app = wsgi_app
+
+    def __call__(self, environ, start_response):
+        if environ.get("wsgi.url_scheme") != "https":
+            return self.wsgi_app(environ, start_response)
+
+        def secure_start_response(status, headers, exc_info=None):
+            headers = [(name, value + "; Secure" if name.lower() == "set-cookie" and "; Secure" not in value
+                        else value) for name, value in headers]
+            return start_response(status, headers, exc_info)
+
+        return self.wsgi_app(environ, secure_start_response)
+
+
 def init_app(app) -> None:
+    app.wsgi_app = SecureCookiesOverHttps(app.wsgi_app)
     login_manager.login_view = "auth.login"
 
     @login_manager.user_loader
-    def load_user(user_id):
-        from .extensions import db
-        from .models import User
-
-        return db.session.get(User, int(user_id)) if str(user_id).isdigit() else None
+    def load_user(session_token):
+        return sessions.user_for(session_token)
 
     @app.before_request
     def require_administrator():

@@ -1,5 +1,7 @@
 """Builders for the marketplace's templates: each returns every variable its template needs."""
 
+import re
+
 from flask import url_for
 from flask_babel import gettext
 from flask_wtf.csrf import generate_csrf
@@ -22,7 +24,8 @@ def clean_filters(args) -> dict:
         "category": (args.get("category") or "")[:64],
         "price": args.get("price") if args.get("price") in PRICES else "",
         "show": args.get("show") if args.get("show") in SHOWS else "",
-        "page": int(page) if str(page).isdigit() and 0 < len(str(page)) < 7 else 1,
+        # ASCII digits only: "²".isdigit() is true, and int("²") raises.
+        "page": int(page) if re.fullmatch(r"[1-9][0-9]{0,5}", str(page)) else 1,
     }
 
 

@@ -27,7 +27,7 @@ _threads: list[threading.Thread] = []
 
 
 def get(job_id) -> Job:
-    job = db.session.get(Job, int(job_id)) if str(job_id).isdigit() else None
+    job = db.session.get(Job, job_id) if isinstance(job_id, int) and 0 < job_id < 2**63 else None
     if job is None:
         raise NotFound(_l("There is no job number %(id)s.", id=str(job_id)[:20]))
     return job

@@ -3,11 +3,12 @@
 import re
 
 from flask_babel import lazy_gettext as _l
-from sqlalchemy import func, select
+from sqlalchemy import delete, func, select
+from werkzeug.security import generate_password_hash
 
 from ..errors import Conflict, FormError
 from ..extensions import db
-from ..models import User
+from ..models import User, UserSession
 
 USERNAME_RE = re.compile(r"^[A-Za-z0-9_.@-]{2,64}$")
 MIN_PASSWORD = 8
@@ -37,11 +38,31 @@ def create(username: str, password: str, confirm: str | None = None) -> User:
     return user
 
 
+# Checked against when the name is unknown, so a wrong name takes as long as a wrong password.
+_NO_ONE = User(password_hash=generate_password_hash("no one signs in with this"))
+
+
 def authenticate(username: str, password: str) -> User | None:
     user = db.session.scalar(select(User).where(User.username == (username or "").strip()))
-    if user is None or not user.check_password(password or ""):
+    if not (user or _NO_ONE).check_password(password or "") or user is None:
         return None
     return user
+
+
+def change_password(user: User, current: str, new: str, confirm: str) -> None:
+    """A new password ends every session of the user, this one included (the caller starts a new one)."""
+    errors = {}
+    if not user.check_password(current or ""):
+        errors["current"] = _l("The current password is not right.")
+    if len(new or "") < MIN_PASSWORD:
+        errors["password"] = _l("The password needs at least %(n)s characters.", n=MIN_PASSWORD)
+    elif new != confirm:
+        errors["confirm"] = _l("The two passwords differ.")
+    if errors:
+        raise FormError(errors)
+    user.set_password(new)
+    db.session.execute(delete(UserSession).where(UserSession.user_id == user.id))
+    db.session.commit()
 
 
 def set_locale(user: User, locale: str) -> None:

@@ -4,10 +4,12 @@ import logging
 
 from flask_babel import gettext
 from flask_wtf.csrf import CSRFError
+from sqlalchemy.exc import OperationalError
 from werkzeug.exceptions import HTTPException
 
 from ..errors import PanelError
 from ..extensions import db
+from .converters import CONVERTERS
 from .rendering import error_response
 
 log = logging.getLogger(__name__)
@@ -26,9 +28,16 @@ BLUEPRINTS = [
 ]
 
 
+def is_busy(exc: OperationalError) -> bool:
+    """Another writer held the lock past the busy time-out (SQLite), or a lock wait ran out (PostgreSQL)."""
+    text = str(exc.orig).lower()
+    return "database is locked" in text or "lock timeout" in text or "could not obtain lock" in text
+
+
 def register_blueprints(app) -> None:
     import importlib
 
+    app.url_map.converters.update(CONVERTERS)
     for name in BLUEPRINTS:
         app.register_blueprint(importlib.import_module(f"{__name__}.{name}").bp)
 
@@ -50,6 +59,17 @@ def register_blueprints(app) -> None:
             413: gettext("The upload is larger than the panel accepts."),
         }
         return error_response(messages.get(exc.code, exc.description), exc.code or 500)
+
+    @app.errorhandler(OperationalError)
+    def database_error(exc):
+        db.session.rollback()
+        if not is_busy(exc):
+            log.exception("database error")
+            return error_response(gettext("Something went wrong on the server; the error has been logged."), 500)
+        log.warning("database busy: %s", exc.orig)
+        response = error_response(gettext("The panel is busy; try again in a moment."), 503)
+        response.headers["Retry-After"] = "5"
+        return response
 
     @app.errorhandler(Exception)
     def unexpected_error(exc):

@@ -21,7 +21,7 @@ def wants_json() -> bool:
     return request.accept_mimetypes.best_match(["text/html", "application/json"]) == "application/json"
 
 
-@bp.get("/<job_id>")
+@bp.get("/<id:job_id>")
 def show(job_id):
     if wants_json():
         try:

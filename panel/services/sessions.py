@@ -1,0 +1,69 @@
+"""Server-side sessions: what the session and "keep me signed in" cookies point at.
+
+A cookie holds a random token; the database holds its hash, its user and when it ends. Signing
+out deletes the row, so neither cookie opens a page again, on any worker or node; changing the
+password or "sign out everywhere" deletes every row of that user.
+"""
+
+import hashlib
+import secrets
+from datetime import timedelta
+
+from flask import current_app
+from sqlalchemy import bindparam, delete, select
+
+from ..extensions import db
+from ..models import User, UserSession, utcnow
+
+
+def _hash(token: str) -> str:
+    return hashlib.sha256(token.encode()).hexdigest()
+
+
+def start(user: User, remember: bool, address: str = "") -> str:
+    """A new session for `user`; sets and returns its token (what Flask-Login stores)."""
+    config = current_app.config
+    lifetime = (timedelta(days=config["REMEMBER_DAYS"]) if remember
+                else timedelta(hours=config["SESSION_HOURS"]))
+    token = secrets.token_urlsafe(32)
+    now = utcnow()
+    db.session.execute(delete(UserSession).where(UserSession.user_id == user.id, UserSession.expires_at < now))
+    db.session.add(UserSession(token_hash=_hash(token), user_id=user.id, remember=remember,
+                               created_at=now, expires_at=now + lifetime, address=(address or "")[:64]))
+    db.session.commit()
+    user.session_token = token
+    return token
+
+
+_LOOKUP = (select(User, UserSession.expires_at).join(UserSession, UserSession.user_id == User.id)
+           .where(UserSession.token_hash == bindparam("token_hash")))
+
+
+def user_for(token: str) -> User | None:
+    """The user a live session token belongs to, or None (unknown, ended or expired)."""
+    if not isinstance(token, str) or not 20 <= len(token) <= 100:
+        return None
+    row = db.session.execute(_LOOKUP, {"token_hash": _hash(token)}).first()
+    if row is None or row.expires_at <= utcnow():
+        return None
+    user = row.User
+    user.session_token = token
+    return user
+
+
+def end(token: str | None) -> None:
+    if token:
+        db.session.execute(delete(UserSession).where(UserSession.token_hash == _hash(token)))
+        db.session.commit()
+
+
+def end_all(user: User) -> int:
+    """Ends every session of `user` (sign out everywhere, a new password); returns how many."""
+    result = db.session.execute(delete(UserSession).where(UserSession.user_id == user.id))
+    db.session.commit()
+    return result.rowcount
+
+
+def count(user: User) -> int:
+    return len(db.session.scalars(select(UserSession.token_hash).where(
+        UserSession.user_id == user.id, UserSession.expires_at > utcnow())).all())
