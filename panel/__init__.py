@@ -35,7 +35,7 @@ def create_app(test_config=None) -> Flask:
         static_folder=str(PROJECT_ROOT / "static"),
     )
     configure(app, test_config)
-    logging.basicConfig(level=app.config.get("LOG_LEVEL", "INFO"))
+    logging.basicConfig(level=app.config["LOG_LEVEL"])
 
     db.init_app(app)
     migrate.init_app(app, db, directory=MIGRATIONS_DIR, render_as_batch=True)
@@ -69,7 +69,7 @@ def create_app(test_config=None) -> Flask:
 
         from .hub import create_hub
 
-        hub = create_hub({"INSTANCE_PATH": app.instance_path, **app.config.get("HUB_CONFIG", {})})
+        hub = create_hub({"INSTANCE_PATH": app.instance_path, **app.config["HUB_CONFIG"]})
         app.extensions["embedded_hub"] = hub
         app.wsgi_app = DispatcherMiddleware(app.wsgi_app, {"/store": hub})
 
