@@ -3,7 +3,9 @@
 from flask import redirect, request, url_for
 from flask_login import current_user
 
-from .extensions import login_manager
+from .extensions import db, login_manager
+from .models import User
+from .services import users
 
 CONTENT_SECURITY_POLICY = "; ".join([
     "default-src 'self'",
@@ -25,17 +27,12 @@ def init_app(app) -> None:
 
     @login_manager.user_loader
     def load_user(user_id):
-        from .extensions import db
-        from .models import User
-
         return db.session.get(User, int(user_id)) if str(user_id).isdigit() else None
 
     @app.before_request
     def require_administrator():
         if request.endpoint in PUBLIC_ENDPOINTS or current_user.is_authenticated:
             return None
-        from .services import users
-
         target = url_for("auth.setup") if not users.exists() else url_for("auth.login", next=request.full_path.rstrip("?")
                                                                           if request.method == "GET" else None)
         if request.headers.get("HX-Request") == "true":

@@ -20,7 +20,7 @@ from sqlalchemy import and_, bindparam, or_, select, update
 
 from ..extensions import db
 from ..manifest import SLUG_RE
-from ..models import CatalogCache, utcnow
+from ..models import CatalogCache, Module, utcnow
 from ..version import CORE_VERSION
 from .client import StoreClient, StoreError
 
@@ -411,8 +411,6 @@ def wait_for_background(timeout: float = 10.0) -> None:
 # --- browsing -----------------------------------------------------------------------------------
 
 def installed_versions() -> dict[str, str]:
-    from ..models import Module
-
     return dict(db.session.execute(select(Module.slug, Module.version)).all())
 
 

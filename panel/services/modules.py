@@ -14,6 +14,7 @@ from ..extensions import db
 from ..models import Module, ModuleRecord, utcnow
 from ..runtime.registry import LoadError, bump_generation, describe, load_token, run_module_migrations
 from . import audit
+from .sidebar import section_exists
 
 log = logging.getLogger(__name__)
 STATES = ("enabled", "disabled", "failed")
@@ -64,7 +65,6 @@ def manifest_values(manifest: manifest_mod.Manifest, section_key: str | None) ->
               "author": manifest.author, "category": manifest.category, "docs_url": manifest.docs_url,
               "manifest": manifest.raw}
     if section_key is None and manifest.menu.get("section"):
-        from .sidebar import section_exists
         if section_exists(manifest.menu["section"]):
             values["section_key"] = manifest.menu["section"]
     return values

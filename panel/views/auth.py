@@ -7,6 +7,7 @@ from flask_babel import gettext
 from flask_login import current_user, login_required, login_user, logout_user
 
 from ..errors import Conflict, FormError
+from ..extensions import db
 from ..services import audit, users
 
 bp = Blueprint("auth", __name__)
@@ -33,7 +34,6 @@ def setup():
             return redirect(url_for("auth.login"))
         else:
             audit.record(user.username, "setup")
-            from ..extensions import db
             db.session.commit()
             login_user(user)
             return redirect(url_for("dashboard.index"))
