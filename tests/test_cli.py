@@ -11,6 +11,7 @@ from installer_kit import package
 from conftest import SOURCES
 from panel.extensions import db
 from panel.models import Module
+from panel.services import modules
 
 
 def row(app, slug):
@@ -99,6 +100,15 @@ def test_cli_errors_are_one_line(app, runner, tmp_path):
     assert "“version”" in line
     line = assert_one_line_error(runner.invoke(args=["modules", "install-dir", str(tmp_path / "missing")]))
     assert "missing" in line
+
+
+def test_an_unexpected_failure_is_one_line_too(app, runner, monkeypatch):
+    def broken_listing():
+        raise OSError("disk unreadable")
+
+    monkeypatch.setattr(modules, "listing", broken_listing)
+    line = assert_one_line_error(runner.invoke(args=["modules", "list"]))
+    assert line == "Error: Unexpected error (OSError): disk unreadable"
 
 
 # --- modules: package files -----------------------------------------------------------------------
