@@ -1,15 +1,20 @@
 """Module Panel: an admin panel that installs, switches and configures modules."""
 
 import logging
-import os
 from pathlib import Path
 
 from flask import Flask
 from sqlalchemy import event
 from sqlalchemy.engine import Engine
+from werkzeug.middleware.dispatcher import DispatcherMiddleware
 
+from . import cli, i18n, security, templating, views
 from .config import PROJECT_ROOT, configure, instance_path_from_env
 from .extensions import babel, csrf, db, htmx, login_manager, migrate
+from .hub import create_hub
+from .installer import recover_at_start
+from .runtime.registry import Registry
+from .services.jobs import fail_interrupted_jobs
 
 MIGRATIONS_DIR = str(Path(__file__).resolve().parent / "migrations")
 
@@ -34,7 +39,7 @@ def create_app(test_config=None) -> Flask:
         static_folder=str(PROJECT_ROOT / "static"),
     )
     configure(app, test_config)
-    logging.basicConfig(level=app.config.get("LOG_LEVEL", "INFO"))
+    logging.basicConfig(level=app.config["LOG_LEVEL"])
 
     db.init_app(app)
     migrate.init_app(app, db, directory=MIGRATIONS_DIR, render_as_batch=True)
@@ -42,39 +47,34 @@ def create_app(test_config=None) -> Flask:
     login_manager.init_app(app)
     htmx.init_app(app)
 
-    from . import i18n, security, templating
-    from .runtime.registry import Registry
-
     babel.init_app(app, locale_selector=i18n.select_locale,
                    default_translation_directories=str(Path(__file__).parent / "translations"))
     app.extensions["module_registry"] = Registry(app.config["MODULES_PATH"])
     security.init_app(app)
     templating.init_app(app)
 
-    from .views import register_blueprints
-
-    register_blueprints(app)
-
-    from .cli import register_cli
-
-    register_cli(app)
-
-    from .installer import recover_at_start
+    app.url_map.converters.update(views.converters.CONVERTERS)  # before any rule that names them
+    app.register_blueprint(views.error_pages.bp)  # the error pages every area shares
+    app.register_blueprint(views.assets.bp)
+    app.register_blueprint(views.auth.bp)
+    app.register_blueprint(views.dashboard.bp)
+    app.register_blueprint(views.modules.bp)  # /modules and /modules/<slug>/enable|disable|uninstall|rollback
+    app.register_blueprint(views.module_pages.bp)  # /m/<slug>/…, served by the enabled modules
+    app.register_blueprint(views.settings.bp)  # /modules/<slug>/settings and /modules/<slug>/display
+    app.register_blueprint(views.sidebar.bp)  # /sidebar and /sections
+    app.register_blueprint(views.upload.bp)  # /modules/upload…
+    app.register_blueprint(views.marketplace.bp)
+    app.register_blueprint(views.jobs.bp)
+    cli.register(app)
 
     recover_at_start(app)  # undo or finish installs a crash interrupted; never blocks the start
 
     if app.config.get("EMBEDDED_HUB"):  # the reference store at /store, routed before the panel (no sign-in)
-        from werkzeug.middleware.dispatcher import DispatcherMiddleware
-
-        from .hub import create_hub
-
-        hub = create_hub({"INSTANCE_PATH": app.instance_path, **app.config.get("HUB_CONFIG", {})})
+        hub = create_hub({"INSTANCE_PATH": app.instance_path, **app.config["HUB_CONFIG"]})
         app.extensions["embedded_hub"] = hub
         app.wsgi_app = DispatcherMiddleware(app.wsgi_app, {"/store": hub})
 
     try:  # jobs a dead process left running; the table may not exist before the first migration
-        from .services.jobs import fail_interrupted_jobs
-
         with app.app_context():
             fail_interrupted_jobs()
     except Exception:  # noqa: BLE001 — start-up must not fail on this

@@ -1,4 +1,8 @@
-"""Where settings come from: defaults, then `instance/config.py`, then the environment."""
+"""Where settings come from: defaults, then `instance/config.py`, then the environment, which wins.
+
+Every default lives in DEFAULTS; code reads `app.config[KEY]` with no default of its own. A setting
+in ENV_KEYS may come from the environment, typed like its default (int, float, bool, list).
+"""
 
 import os
 import secrets
@@ -23,18 +27,67 @@ DEFAULTS = {
     "SESSION_COOKIE_SAMESITE": "Lax",
     "SQLALCHEMY_ENGINE_OPTIONS": {"pool_pre_ping": True},
     "EMBEDDED_HUB": True,
+    "HUB_CONFIG": {},  # passed to the embedded hub's create_hub (see panel/hub)
+    "LOG_LEVEL": "INFO",
+    "MARKETPLACE_CONNECT_TIMEOUT": 3.05,
+    "MARKETPLACE_READ_TIMEOUT": 10.0,
+    "MARKETPLACE_TOTAL_TIMEOUT": 30.0,
+    "MARKETPLACE_RETRIES": 2,
+    "MARKETPLACE_BACKOFF": 0.3,
+    "MARKETPLACE_MAX_JSON_BYTES": 16 * 1024 * 1024,
+    "MARKETPLACE_RETRY_FAILED_SECONDS": 60,  # a failed catalog refresh is retried this soon
+    "DATABASE_URL": "",  # empty: SQLite in the instance folder
+    "SECRET_KEY": "",  # empty: generated once into instance/secret_key
     "SESSION_HOURS": 12,  # a sign-in without "keep me signed in" ends after this long
     "REMEMBER_DAYS": 14,  # … and with it
     "REMEMBER_COOKIE_DURATION": timedelta(days=14),
     "REMEMBER_COOKIE_HTTPONLY": True,
     "REMEMBER_COOKIE_SAMESITE": "Lax",
-    "SIGN_IN_LOCKOUT_SECONDS": 900,
+    "SIGN_IN_LOCKOUT_SECONDS": 900,  # the longest wait after repeated failed sign-ins
     # How long a request waits for another's write lock before answering "busy" (503): well
     # below gunicorn's 30-second worker time-out.
-    "DATABASE_BUSY_TIMEOUT": 5.0,  # the longest wait after repeated failed sign-ins
+    "DATABASE_BUSY_TIMEOUT": 5.0,
 }
 
-ENV_KEYS = ("MARKETPLACE_URL", "DATABASE_URL", "SECRET_KEY")
+# The settings README documents; each may be set from the environment.
+ENV_KEYS = (
+    "SECRET_KEY", "DATABASE_URL", "MARKETPLACE_URL", "EMBEDDED_HUB", "CATALOG_TTL_SECONDS",
+    "MAX_PACKAGE_BYTES", "MAX_UNPACKED_BYTES", "MAX_ARCHIVE_ENTRIES", "MAX_COMPRESSION_RATIO",
+    "PENDING_UPLOAD_TTL_SECONDS", "MARKETPLACE_CONNECT_TIMEOUT", "MARKETPLACE_READ_TIMEOUT",
+    "MARKETPLACE_TOTAL_TIMEOUT", "MARKETPLACE_RETRIES", "MARKETPLACE_BACKOFF", "MARKETPLACE_MAX_JSON_BYTES",
+    "MARKETPLACE_RETRY_FAILED_SECONDS", "LOG_LEVEL", "SESSION_HOURS", "REMEMBER_DAYS", "SIGN_IN_LOCKOUT_SECONDS",
+    "DATABASE_BUSY_TIMEOUT",
+)
+TRUE_WORDS, FALSE_WORDS = ("1", "true", "yes", "on"), ("0", "false", "no", "off")
+
+
+class ConfigError(ValueError):
+    """A setting with a value the panel cannot use; the message is one sentence naming it."""
+
+
+def from_environment(key: str, text: str):
+    """`text` (an environment variable) as the type of the setting's default."""
+    default = DEFAULTS.get(key)
+    text = text.strip()
+    if isinstance(default, bool):
+        if text.lower() in TRUE_WORDS:
+            return True
+        if text.lower() in FALSE_WORDS:
+            return False
+        raise ConfigError(f"{key} from the environment must be true or false, not {text!r}.")
+    if isinstance(default, int):
+        try:
+            return int(text)
+        except ValueError:
+            raise ConfigError(f"{key} from the environment must be a whole number, not {text!r}.") from None
+    if isinstance(default, float):
+        try:
+            return float(text)
+        except ValueError:
+            raise ConfigError(f"{key} from the environment must be a number, not {text!r}.") from None
+    if isinstance(default, list):
+        return [item.strip() for item in text.split(",") if item.strip()]
+    return text
 
 
 def instance_path_from_env() -> str:
@@ -60,7 +113,7 @@ def configure(app, test_config=None) -> None:
     app.config.from_pyfile("config.py", silent=True)
     for key in ENV_KEYS:
         if os.environ.get(key):
-            app.config[key] = os.environ[key]
+            app.config[key] = from_environment(key, os.environ[key])
     if test_config:
         app.config.from_mapping(test_config)
     if app.config.get("DATABASE_URL"):

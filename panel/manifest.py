@@ -20,6 +20,7 @@ RESERVED_SLUGS = frozenset(
 MAX_MANIFEST_BYTES = 64 * 1024
 MAX_DEPTH = 8
 SETTING_TYPES = ("text", "secret", "boolean", "integer", "choice", "url", "email")
+TRUE_WORDS = frozenset({"1", "on", "true", "yes"})  # how a form or a stored value spells a true boolean
 REQUIRED = ("slug", "name", "version")
 TEXT_LIMITS = {"name": 120, "description": 2000, "author": 120, "category": 64,
                "homepage": 500, "docs_url": 500}
@@ -116,6 +117,23 @@ def _settings(value) -> list[dict]:
                                        field=where, bound=bound))
         fields.append(dict(item, type=kind))
     return fields
+
+
+def coerce_setting(item: dict, value):
+    """A stored value as the field's type says (a module updated to a new type still reads sane values)."""
+    kind = item.get("type", "text")
+    if value is None:
+        return None
+    if kind == "boolean":
+        return value if isinstance(value, bool) else str(value).strip().lower() in TRUE_WORDS
+    if kind == "integer":
+        if isinstance(value, int) and not isinstance(value, bool):
+            return value
+        try:
+            return int(str(value).strip())
+        except ValueError:
+            return item.get("default")
+    return value if isinstance(value, str) else str(value)
 
 
 def _menu(value) -> dict:

@@ -4,7 +4,7 @@ from flask import redirect, request, url_for
 from flask_login import current_user
 
 from .extensions import login_manager
-from .services import sessions
+from .services import sessions, users
 
 CONTENT_SECURITY_POLICY = "; ".join([
     "default-src 'self'",
@@ -54,8 +54,6 @@ def init_app(app) -> None:
     def require_administrator():
         if request.endpoint in PUBLIC_ENDPOINTS or current_user.is_authenticated:
             return None
-        from .services import users
-
         target = url_for("auth.setup") if not users.exists() else url_for("auth.login", next=request.full_path.rstrip("?")
                                                                           if request.method == "GET" else None)
         if request.headers.get("HX-Request") == "true":

@@ -1,4 +1,4 @@
-"""The install pipeline: updates, automatic rollback, crash safety, locks, uninstall, the command line."""
+"""The install pipeline: updates, automatic rollback, crash safety, locks, uninstall."""
 
 import errno
 import json
@@ -406,35 +406,6 @@ def test_recovery_removes_stale_staging_and_expired_uploads(app):
     with app.app_context():
         recover_interrupted()
     assert not (staging / "hello.deadbeef0000").exists() and not old.exists() and fresh.exists()
-
-
-# --- command line -----------------------------------------------------------------------------------------
-
-def test_cli_install_update_rollback_uninstall(app, runner, tmp_path):
-    v1 = package(tmp_path, name="v1.zip")
-    result = runner.invoke(args=["modules", "install-file", str(v1)])
-    assert result.exit_code == 0, result.output
-    assert "hello 1.2.0 installed" in result.output and "unsigned" in result.output
-    v2 = package(tmp_path, name="v2.zip", version="1.3.0")
-    result = runner.invoke(args=["modules", "install-file", str(v2)], input="n\n")
-    assert result.exit_code != 0 and row(app, "hello")["version"] == "1.2.0"
-    result = runner.invoke(args=["modules", "install-file", str(v2), "--yes"])
-    assert result.exit_code == 0 and "1.2.0 → 1.3.0" in result.output
-    result = runner.invoke(args=["modules", "rollback", "hello"])
-    assert result.exit_code == 0 and "rolled back to 1.2.0" in result.output
-    result = runner.invoke(args=["modules", "uninstall", "hello", "--delete-data"])
-    assert result.exit_code == 0 and row(app, "hello") is None
-
-
-def test_cli_errors_are_one_line(app, runner, tmp_path):
-    bad = tmp_path / "bad.zip"
-    bad.write_bytes(b"PK\x03\x04 not really")
-    for args in (["modules", "install-file", str(bad)], ["modules", "install-file", str(tmp_path / "none.zip")],
-                 ["modules", "uninstall", "nothing"], ["modules", "rollback", "nothing"]):
-        result = runner.invoke(args=args)
-        assert result.exit_code != 0, args
-        assert "Traceback" not in result.output and result.output.strip().count("\n") == 0, result.output
-        assert result.output.startswith("Error:"), result.output
 
 
 def test_several_workers_starting_at_once_recover_once(tmp_path, migrated_db):

@@ -215,14 +215,6 @@ def test_a_folder_added_while_the_list_is_open_appears_on_the_next_visit(app, ad
     assert 'id="module-hello" data-state="disabled"' in admin_client.get("/modules").get_data(as_text=True)
 
 
-def test_discovery_through_the_command_line(app, runner):
-    shutil.copytree(SOURCES / "notes", modules_folder(app) / "notes")
-    result = runner.invoke(args=["modules", "list", "--json"])
-    assert result.exit_code == 0, result.output
-    assert json.loads(result.output) == [
-        {"slug": "notes", "name": "Notes", "version": "1.0.0", "state": "disabled", "error": None}]
-
-
 def test_notes_runs_its_own_migration_and_stores_notes(app, admin_client):
     from sqlalchemy import inspect
 

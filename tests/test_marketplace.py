@@ -1,4 +1,4 @@
-"""The panel's marketplace against the hub on a real loopback port: catalog cache, failures, pages, jobs, CLI."""
+"""The panel's marketplace against the hub on a real loopback port: catalog cache, failures, pages, jobs."""
 
 import json
 import re
@@ -454,26 +454,3 @@ def test_interrupted_jobs_are_failed_at_start(app, tmp_path, migrated_db):
         assert job.state == "failed" and "Interrupted" in job.message
         db.engine.dispose()
     assert not list(__import__("pathlib").Path(app.config["CACHE_PATH"]).glob("job-1-*"))
-
-
-# --- command line --------------------------------------------------------------------------------
-
-def test_cli_install_and_update_all(app, runner, hub_server):
-    result = runner.invoke(args=["modules", "install", "notes==1.0.0"])
-    assert result.exit_code == 0, result.output
-    assert "download" in result.output and "Notes 1.0.0 installed." in result.output
-    result = runner.invoke(args=["modules", "update", "--all"])
-    assert result.exit_code == 0, result.output
-    assert "notes: 1.0.0 -> 1.1.0" in result.output
-    with app.app_context():
-        assert db.session.get(Module, "notes").version == "1.1.0"
-    result = runner.invoke(args=["modules", "install", "hello==2.0.0"])
-    assert result.exit_code != 0 and "needs panel" in result.output and "Traceback" not in result.output
-    result = runner.invoke(args=["modules", "update", "--all"])
-    assert result.exit_code == 0 and "up to date" in result.output
-
-
-def test_cli_install_with_the_store_down_says_so_in_one_line(app, runner, hub_server):
-    hub_server.stop()
-    result = runner.invoke(args=["modules", "install", "hello"])
-    assert result.exit_code != 0 and "could not be reached" in result.output and "Traceback" not in result.output

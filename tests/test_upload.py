@@ -1,4 +1,4 @@
-"""Upload page: the validation report, current vs uploaded, replace / downgrade / cancel, card actions."""
+"""Upload page: the validation report, current vs uploaded, replace / downgrade / cancel."""
 
 import io
 import re
@@ -154,47 +154,3 @@ def test_bad_tokens_are_not_found(admin_client):
     for token in ("..", "a" * 32, "ZZ" * 16):
         response = htmx_post(admin_client, f"/modules/upload/{token}/install")
         assert response.status_code == 404
-
-
-def test_card_rollback_and_uninstall(app, admin_client, tmp_path):
-    install_sample(app, "hello")
-    admin_client.post("/modules/hello/enable", data={"csrf_token": admin_client.csrf})
-    html = admin_client.get("/modules").get_data(as_text=True)
-    assert 'href="/modules/hello/uninstall"' in html and "Roll back" not in html
-    page = admin_client.get("/modules/hello/uninstall").get_data(as_text=True)
-    assert "Uninstall Hello" in page and 'name="delete_data"' in page and "uninstall-button\" disabled" not in page
-    token = token_of(upload(admin_client, package(tmp_path, version="1.3.0")).get_data(as_text=True))
-    htmx_post(admin_client, f"/modules/upload/{token}/install")
-    response = htmx_post(admin_client, "/modules/hello/rollback")
-    html = response.get_data(as_text=True)
-    assert response.status_code == 200 and 'id="module-hello"' in html and 'data-state="enabled"' in html
-    assert "v1.2.0" in html and "Return to 1.3.0" in html and 'hx-swap-oob="true"' in html
-    assert "went from 1.3.0 back to 1.2.0" in html
-    response = htmx_post(admin_client, "/modules/hello/uninstall")
-    html = response.get_data(as_text=True)
-    assert response.status_code == 200 and 'id="module-hello"' not in html and 'id="sidebar"' in html
-    assert "uninstalled; its data was kept" in html
-    assert version_of(app) is None
-    response = htmx_post(admin_client, "/modules/hello/uninstall")
-    assert response.status_code == 404
-
-
-def test_uninstall_without_htmx_redirects(app, admin_client):
-    install_sample(app, "notes")
-    response = admin_client.post("/modules/notes/uninstall", data={"csrf_token": admin_client.csrf,
-                                                                   "delete_data": "1"})
-    assert response.status_code == 303 and version_of(app, "notes") is None
-    assert "its data deleted" in admin_client.get("/modules").get_data(as_text=True)
-
-
-def test_uninstall_page_names_the_modules_that_need_it(app, admin_client, tmp_path):
-    install_sample(app, "hello")
-    admin_client.post("/modules/hello/enable", data={"csrf_token": admin_client.csrf})
-    token = token_of(upload(admin_client, package(tmp_path, slug="notes", requires={"hello": ">=1"})).get_data(as_text=True))
-    htmx_post(admin_client, f"/modules/upload/{token}/install")
-    admin_client.post("/modules/notes/enable", data={"csrf_token": admin_client.csrf})
-    page = admin_client.get("/modules/hello/uninstall").get_data(as_text=True)
-    assert "needed by Notes" in page and "uninstall-button\" disabled" in page
-    response = htmx_post(admin_client, "/modules/hello/uninstall")
-    assert response.status_code == 409 and "needed by Notes" in response.get_data(as_text=True)
-    assert version_of(app) == ("1.2.0", "enabled")

@@ -17,7 +17,7 @@ from sqlalchemy import and_, bindparam, or_, select, update
 
 from ..extensions import db
 from ..manifest import SLUG_RE
-from ..models import CatalogCache, utcnow
+from ..models import CatalogCache, Module, utcnow
 from ..versions import core_compatible, is_valid_specifier, newer, normalized, sort_key
 from .client import StoreClient, StoreError
 
@@ -29,7 +29,6 @@ SHA256_RE = re.compile(r"^[0-9a-f]{64}$")
 LIMITS = {"name": 120, "summary": 300, "category": 64, "author": 120, "price": 60, "docs_url": 500,
           "homepage": 500, "requires_core": 100, "signature": 200, "download_url": 500, "date": 32,
           "description": 20000, "eula": 100000, "notes": 10000, "caption": 200, "title": 120, "url": 500}
-RETRY_FAILED_SECONDS = 60
 
 
 class Malformed(ValueError):
@@ -205,7 +204,7 @@ _threads: list[threading.Thread] = []
 
 
 def store_url() -> str:
-    return (current_app.config.get("MARKETPLACE_URL") or "").rstrip("/") + "/"
+    return current_app.config["MARKETPLACE_URL"].rstrip("/") + "/"
 
 
 def catalog_url(base: str | None = None) -> str:
@@ -347,11 +346,11 @@ def _fetch() -> RefreshResult:
 
 
 def is_stale(st: CatalogState, now: datetime | None = None) -> bool:
-    ttl = int(current_app.config.get("CATALOG_TTL_SECONDS", 3600))
+    ttl = int(current_app.config["CATALOG_TTL_SECONDS"])
     if st.checked_at is None:
         return True
     if st.last_error:
-        ttl = min(ttl, int(current_app.config.get("MARKETPLACE_RETRY_FAILED_SECONDS", RETRY_FAILED_SECONDS)))
+        ttl = min(ttl, int(current_app.config["MARKETPLACE_RETRY_FAILED_SECONDS"]))
     return (now or utcnow()) - st.checked_at >= timedelta(seconds=ttl)
 
 
@@ -393,8 +392,6 @@ def wait_for_background(timeout: float = 10.0) -> None:
 # --- browsing -----------------------------------------------------------------------------------
 
 def installed_versions() -> dict[str, str]:
-    from ..models import Module
-
     return dict(db.session.execute(select(Module.slug, Module.version)).all())
 
 

@@ -59,9 +59,9 @@ def _origin(url: str) -> tuple:
 
 
 class StoreClient:
-    def __init__(self, base_url: str, connect_timeout: float = 3.05, read_timeout: float = 10.0,
-                 total_timeout: float = 30.0, retries: int = 2, backoff: float = 0.3,
-                 max_json_bytes: int = 16 * 1024 * 1024):
+    def __init__(self, base_url: str, *, connect_timeout: float, read_timeout: float, total_timeout: float,
+                 retries: int, backoff: float, max_json_bytes: int):
+        """Every limit comes from the config (see `from_config`); its defaults are in panel/config.py."""
         self.base_url = check_url(base_url).rstrip("/") + "/"
         self.timeout = (connect_timeout, read_timeout)
         self.total_timeout = total_timeout
@@ -80,12 +80,12 @@ class StoreClient:
     @classmethod
     def from_config(cls, config) -> "StoreClient":
         return cls(config["MARKETPLACE_URL"],
-                   connect_timeout=float(config.get("MARKETPLACE_CONNECT_TIMEOUT", 3.05)),
-                   read_timeout=float(config.get("MARKETPLACE_READ_TIMEOUT", 10)),
-                   total_timeout=float(config.get("MARKETPLACE_TOTAL_TIMEOUT", 30)),
-                   retries=int(config.get("MARKETPLACE_RETRIES", 2)),
-                   backoff=float(config.get("MARKETPLACE_BACKOFF", 0.3)),
-                   max_json_bytes=int(config.get("MARKETPLACE_MAX_JSON_BYTES", 16 * 1024 * 1024)))
+                   connect_timeout=float(config["MARKETPLACE_CONNECT_TIMEOUT"]),
+                   read_timeout=float(config["MARKETPLACE_READ_TIMEOUT"]),
+                   total_timeout=float(config["MARKETPLACE_TOTAL_TIMEOUT"]),
+                   retries=int(config["MARKETPLACE_RETRIES"]),
+                   backoff=float(config["MARKETPLACE_BACKOFF"]),
+                   max_json_bytes=int(config["MARKETPLACE_MAX_JSON_BYTES"]))
 
     def url(self, path: str) -> str:
         """An address on the store; absolute ones must stay on the store's own host."""

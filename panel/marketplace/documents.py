@@ -93,7 +93,7 @@ def _fetch(path: str, normalize, network: bool = True) -> Document | None:
     row = db.session.scalars(select(CatalogCache).where(CatalogCache.url == url[:500])).first()
     if not network:  # pages: only what is stored, however old
         return Document(row.data, row.fetched_at, row.last_error) if row is not None and row.fetched_at else None
-    ttl = int(current_app.config.get("CATALOG_TTL_SECONDS", 3600))
+    ttl = int(current_app.config["CATALOG_TTL_SECONDS"])
     if row is not None and row.fetched_at and row.checked_at and not row.last_error \
             and utcnow() - row.checked_at < timedelta(seconds=ttl):
         return Document(row.data, row.fetched_at)

@@ -22,6 +22,7 @@ from sqlalchemy import text
 from werkzeug.routing import Map, Rule
 
 from ..extensions import db
+from ..manifest import coerce_setting
 from ..models import ModuleSetting
 
 HOOKS = ("install", "enable", "disable", "uninstall", "upgrade")
@@ -40,11 +41,9 @@ class ModuleSettings(Mapping):
         self._defaults = {key: f.get("default") for key, f in self._fields.items()}
 
     def _values(self) -> dict:
-        from ..services.settings import coerce
-
         stored = {row.key: row.value for row in db.session.query(ModuleSetting).filter_by(slug=self._slug)}
         values = {**self._defaults, **stored}
-        return {key: coerce(self._fields[key], value) if key in self._fields else value
+        return {key: coerce_setting(self._fields[key], value) if key in self._fields else value
                 for key, value in values.items()}
 
     def __getitem__(self, key):

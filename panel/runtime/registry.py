@@ -8,12 +8,12 @@ page. So a toggle made by one worker is seen by every other one on its very next
 import itertools
 import logging
 import os
-import sys
 import threading
 import traceback
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from flask import current_app, has_app_context
 from sqlalchemy import select
 
 from ..extensions import db
@@ -69,8 +69,6 @@ def describe(exc: BaseException) -> str:
 
 def forget_templates(slug: str) -> None:
     """Drop a module's compiled templates from Jinja's cache (an update replaces their files)."""
-    from flask import current_app, has_app_context
-
     cache = current_app.jinja_env.cache if has_app_context() else None
     if cache is None:
         return

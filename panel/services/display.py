@@ -13,13 +13,13 @@ from sqlalchemy import func, select
 
 from ..errors import FormError
 from ..extensions import db
+from ..manifest import TRUE_WORDS
 from ..models import MenuSection, Module
-from . import audit, sidebar
+from . import audit, modules, sidebar
 from .form_values import last_value
 
 LABEL_MAX = 40
 _CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f\u200b-\u200f\u2028-\u202e\u2066-\u2069]")
-_TRUE = {"1", "on", "true", "yes"}
 
 
 def clean_label(raw) -> str:
@@ -148,7 +148,7 @@ def parse(module: Module, form) -> dict:
     changes, errors, typed = {}, {}, {}
     show = last_value(form, "show_in_sidebar")
     if show is not None:
-        changes["show_in_sidebar"] = str(show).strip().lower() in _TRUE
+        changes["show_in_sidebar"] = str(show).strip().lower() in TRUE_WORDS
         typed["show_in_sidebar"] = changes["show_in_sidebar"]
     section = last_value(form, "section")
     if section is not None:
@@ -184,8 +184,6 @@ class DisplayFormError(FormError):
 
 def save(slug_or_module, form, actor: str) -> Module:
     """Apply a posted display form (see `parse`) to one module and record it."""
-    from . import modules
-
     module = slug_or_module if isinstance(slug_or_module, Module) else modules.get(slug_or_module)
     changes = parse(module, form)
     before = describe(module)
@@ -206,8 +204,6 @@ def save(slug_or_module, form, actor: str) -> Module:
 
 def reset(slug: str, actor: str) -> Module:
     """Back to the manifest's defaults: shown, the manifest's section and label, last in the section."""
-    from . import modules
-
     module = modules.get(slug)
     module.show_in_sidebar = True
     module.custom_label = None
@@ -259,8 +255,6 @@ def reorder(order: list[str], actor: str) -> None:
 
 def move(slug: str, direction: str, actor: str) -> Module:
     """One step up or down within the module's section (the keyboard way to reorder)."""
-    from . import modules
-
     module = modules.get(slug)
     existing = {s.key for s in sidebar.sections()}
     key = effective_section(module, existing)

@@ -1,4 +1,5 @@
-"""Jobs: long work (marketplace installs and updates) whose progress lives in the `jobs` table.
+"""Jobs: long work whose progress lives in the `jobs` table (what each kind does lives beside its
+area, e.g. marketplace installs in panel/marketplace/jobs.py).
 
 A job runs in a background thread with its own app context; every phase and byte count is
 written to its row, so any worker can answer `GET /jobs/<id>`.
@@ -15,10 +16,9 @@ from flask import current_app
 from flask_babel import lazy_gettext as _l
 from sqlalchemy import select
 
-from ..errors import Conflict, NotFound, PanelError
+from ..errors import NotFound
 from ..extensions import db
-from ..models import Job, utcnow
-from ..versions import CORE_VERSION, core_compatible, normalized
+from ..models import Job
 
 log = logging.getLogger(__name__)
 ACTIVE = ("queued", "running")
@@ -89,64 +89,22 @@ def fail_interrupted_jobs() -> int:
         raise
 
 
-# --- starting -----------------------------------------------------------------------------------
+# --- running --------------------------------------------------------------------------------------
 
-def _release(slug: str, version: str | None) -> tuple[dict, dict]:
-    from ..marketplace import catalog
+def run_in_background(job: Job, work) -> None:
+    """`work(job_id)` in a daemon thread with its own app context, when this process queued the job."""
+    if job.state != "queued" or (job.params or {}).get("pid") != os.getpid():
+        return  # already running (here or in another process)
+    app = current_app._get_current_object()
+    job_id = job.id
 
-    item = catalog.entry(slug)
-    if item is None:
-        raise NotFound(_l("The marketplace has no module named “%(slug)s”.", slug=str(slug)[:60]))
-    wanted = version or item["compatible"]
-    if not wanted:
-        raise Conflict(_l("No version of %(name)s works with this panel (version %(core)s).",
-                          name=item["name"], core=CORE_VERSION))
-    release = next((r for r in item["versions"] if r["version"] == wanted), None)
-    if release is None:
-        wanted_norm = normalized(wanted)
-        release = next((r for r in item["versions"] if r["version"] == wanted_norm), None)
-    if release is None:
-        raise NotFound(_l("%(name)s has no version %(version)s.", name=item["name"], version=str(wanted)[:40]))
-    if not core_compatible(release["requires_core"]):
-        raise Conflict(_l("%(name)s %(version)s needs panel %(spec)s; this panel is %(core)s.", name=item["name"],
-                          version=release["version"], spec=release["requires_core"], core=CORE_VERSION))
-    return item, release
+    def run():
+        with app.app_context():
+            work(job_id)
 
-
-def create_install(slug: str, version: str | None, actor: str) -> Job:
-    """A queued install job for `slug` (its newest compatible version unless `version` is given)."""
-    item, release = _release(slug, version)
-    running = db.session.scalars(select(Job).where(Job.slug == slug, Job.state.in_(ACTIVE))).first()
-    if running is not None:
-        return running
-    from ..marketplace.catalog import store_url
-
-    job = Job(kind="install", slug=slug, state="queued", phase="queued", actor=actor[:64],
-              bytes_total=int(release.get("size") or 0),
-              params={"version": release["version"], "name": item["name"], "sha256": release["sha256"],
-                      "signature": release["signature"], "download_url": release["download_url"],
-                      "store": store_url(), "explicit": bool(version), "pid": os.getpid(),
-                      "host": socket.gethostname()})
-    db.session.add(job)
-    db.session.commit()
-    return job
-
-
-def start_install(slug: str, version: str | None, actor: str) -> Job:
-    """Create the job and run it in a background thread; returns at once."""
-    job = create_install(slug, version, actor)
-    if job.state == "queued" and (job.params or {}).get("pid") == os.getpid():
-        app = current_app._get_current_object()
-        job_id = job.id
-
-        def run():
-            with app.app_context():
-                run_install(job_id)
-
-        thread = threading.Thread(target=run, name=f"job-{job_id}", daemon=True)
-        _threads[:] = [t for t in _threads if t.is_alive()] + [thread]
-        thread.start()
-    return job
+    thread = threading.Thread(target=run, name=f"job-{job_id}", daemon=True)
+    _threads[:] = [t for t in _threads if t.is_alive()] + [thread]
+    thread.start()
 
 
 def wait_for_jobs(timeout: float = 30.0) -> None:
@@ -154,8 +112,6 @@ def wait_for_jobs(timeout: float = 30.0) -> None:
     for thread in list(_threads):
         thread.join(timeout)
 
-
-# --- running ------------------------------------------------------------------------------------
 
 class Progress:
     """Writes progress to the job's row, at most every PROGRESS_INTERVAL seconds (and on each phase change)."""
@@ -194,55 +150,3 @@ class Progress:
         if kwargs.get("message"):
             fields["message"] = str(kwargs["message"])[:500]
         self.save(**fields)
-
-
-def run_install(job_id: int, echo=None) -> Job:
-    """Download, verify (sha256, signature), then hand the package to the installer pipeline."""
-    from ..marketplace import signing
-    from ..marketplace.client import StoreClient
-
-    job = get(job_id)
-    params = dict(job.params or {})
-    progress = Progress(job, echo)
-    dest = Path(current_app.config["CACHE_PATH"]) / f"job-{job.id}-{job.slug}-{params['version']}.zip"
-    job.params = {**params, "download": str(dest)}
-    progress.save(force=True, state="running", phase="download", message="")
-    client = None
-    try:
-        client = StoreClient.from_config(current_app.config)
-        if client.base_url != params.get("store"):
-            raise PanelError(_l("The marketplace address changed since this job was queued; start it again."))
-        digest, size = client.download(params["download_url"], dest,
-                                       int(current_app.config["MAX_PACKAGE_BYTES"]), progress.download)
-        progress.save(force=True, phase="verify", bytes_done=size, bytes_total=size)
-        if params.get("sha256") and digest != params["sha256"]:
-            raise PanelError(_l("The downloaded package does not match the catalog's checksum; it was not installed."))
-        signing.verify(dest, params.get("signature") or "", client)
-        progress.save(force=True, phase="install")
-        from ..installer import install_package
-
-        install_package(dest, job.actor or "system", source="marketplace", expected_slug=job.slug,
-                        progress=progress.installer, allow_downgrade=bool(params.get("explicit")), job_id=job.id)
-        db.session.rollback()  # the installer committed its own work; reload the job row
-        job = get(job_id)
-        progress.job = job
-        progress.save(force=True, state="done", phase="done",
-                      message=str(_l("%(name)s %(version)s installed.", name=params.get("name") or job.slug,
-                                     version=params["version"])))
-    except PanelError as exc:
-        db.session.rollback()
-        job = get(job_id)
-        progress.job = job
-        progress.save(force=True, state="failed", message=str(exc)[:1000])
-    except Exception:  # noqa: BLE001 — a job must end in a state the user can read
-        log.exception("job %s failed", job_id)
-        db.session.rollback()
-        job = get(job_id)
-        progress.job = job
-        progress.save(force=True, state="failed",
-                      message=str(_l("Something went wrong on the server; the error has been logged.")))
-    finally:
-        if client is not None:
-            client.close()
-        dest.unlink(missing_ok=True)
-    return job

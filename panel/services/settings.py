@@ -14,6 +14,7 @@ from sqlalchemy import select
 
 from ..errors import FormError
 from ..extensions import db
+from ..manifest import TRUE_WORDS
 from ..models import Module, ModuleSetting
 from . import audit
 from .form_values import last_value
@@ -25,7 +26,6 @@ MASK = "••••••"
 EMAIL_RE = re.compile(r"^[^@\s<>\"(),;:\\\[\]]+@[A-Za-z0-9\u00a1-\uffff](?:[A-Za-z0-9\u00a1-\uffff.-]*[A-Za-z0-9\u00a1-\uffff])?"
                       r"\.[A-Za-z\u00a1-\uffff]{2,}$")
 INTEGER_RE = re.compile(r"^[+-]?\d{1,18}$")
-_TRUE = {"1", "on", "true", "yes"}
 
 
 @dataclass
@@ -126,7 +126,7 @@ def _check(item: dict, raw, saved_value) -> tuple[bool, object]:
     kind = item.get("type", "text")
     required = bool(item.get("required"))
     if kind == "boolean":
-        return True, str(raw).strip().lower() in _TRUE
+        return True, str(raw).strip().lower() in TRUE_WORDS
     text = str(raw)
     if kind in ("integer", "choice", "url", "email"):
         text = text.strip()
@@ -174,7 +174,7 @@ def parse(module: Module, form) -> dict:
     for item in manifest_fields(module):
         key = item["key"]
         raw = last_value(form, key)
-        if item.get("type") == "secret" and str(last_value(form, f"{key}__clear") or "").lower() in _TRUE \
+        if item.get("type") == "secret" and str(last_value(form, f"{key}__clear") or "").lower() in TRUE_WORDS \
                 and not raw:
             if item.get("required"):
                 errors[key] = _l("This field is required.")
@@ -185,7 +185,7 @@ def parse(module: Module, form) -> dict:
             continue
         if item.get("type") != "secret":
             typed[key] = str(raw)[:TEXT_MAX + 10] if item.get("type") != "boolean" else \
-                str(raw).strip().lower() in _TRUE
+                str(raw).strip().lower() in TRUE_WORDS
         try:
             changed, value = _check(item, raw, saved.get(key))
         except ValueError as exc:
@@ -239,20 +239,3 @@ def _describe(key: str, kind: str, old, new) -> str:
 def _short(value) -> str:
     text = "—" if value is None else str(value)
     return text if len(text) <= 60 else text[:59] + "…"
-
-
-def coerce(item: dict, value):
-    """A stored value as the field's type says (a module updated to a new type still reads sane values)."""
-    kind = item.get("type", "text")
-    if value is None:
-        return None
-    if kind == "boolean":
-        return value if isinstance(value, bool) else str(value).strip().lower() in _TRUE
-    if kind == "integer":
-        if isinstance(value, int) and not isinstance(value, bool):
-            return value
-        try:
-            return int(str(value).strip())
-        except ValueError:
-            return item.get("default")
-    return value if isinstance(value, str) else str(value)

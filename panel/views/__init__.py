@@ -1,78 +1,11 @@
-"""Blueprints, one per area, and the error pages every area shares."""
+"""The panel's pages, one blueprint per resource; `create_app` registers each by name (`views.<module>.bp`).
 
-import logging
+A new page: a module here defining `bp`, imported below, and one `app.register_blueprint` line in
+panel/__init__.py.
+"""
 
-from flask_babel import gettext
-from flask_wtf.csrf import CSRFError
-from sqlalchemy.exc import OperationalError
-from werkzeug.exceptions import HTTPException
+from . import (assets, auth, converters, dashboard, error_pages, jobs, marketplace, module_pages, modules, settings, sidebar,
+               upload)
 
-from ..errors import PanelError
-from ..extensions import db
-from .converters import CONVERTERS
-from .rendering import error_response
-
-log = logging.getLogger(__name__)
-
-
-# One area a line: `panel/views/<name>.py` defines `bp`.
-BLUEPRINTS = [
-    "assets",
-    "auth",
-    "dashboard",
-    "modules",
-    "module_pages",
-    "display", "settings",
-    "upload",
-    "marketplace", "jobs",
-]
-
-
-def is_busy(exc: OperationalError) -> bool:
-    """Another writer held the lock past the busy time-out (SQLite), or a lock wait ran out (PostgreSQL)."""
-    text = str(exc.orig).lower()
-    return "database is locked" in text or "lock timeout" in text or "could not obtain lock" in text
-
-
-def register_blueprints(app) -> None:
-    import importlib
-
-    app.url_map.converters.update(CONVERTERS)
-    for name in BLUEPRINTS:
-        app.register_blueprint(importlib.import_module(f"{__name__}.{name}").bp)
-
-    @app.errorhandler(PanelError)
-    def panel_error(exc):
-        db.session.rollback()
-        return error_response(exc.message, exc.status)
-
-    @app.errorhandler(CSRFError)
-    def csrf_error(exc):
-        return error_response(gettext("This form has expired or lacks its security token; "
-                                      "reload the page and try again."), 400)
-
-    @app.errorhandler(HTTPException)
-    def http_error(exc):
-        messages = {
-            404: gettext("This page does not exist."),
-            405: gettext("This action is not allowed here."),
-            413: gettext("The upload is larger than the panel accepts."),
-        }
-        return error_response(messages.get(exc.code, exc.description), exc.code or 500)
-
-    @app.errorhandler(OperationalError)
-    def database_error(exc):
-        db.session.rollback()
-        if not is_busy(exc):
-            log.exception("database error")
-            return error_response(gettext("Something went wrong on the server; the error has been logged."), 500)
-        log.warning("database busy: %s", exc.orig)
-        response = error_response(gettext("The panel is busy; try again in a moment."), 503)
-        response.headers["Retry-After"] = "5"
-        return response
-
-    @app.errorhandler(Exception)
-    def unexpected_error(exc):
-        db.session.rollback()
-        log.exception("unexpected error")
-        return error_response(gettext("Something went wrong on the server; the error has been logged."), 500)
+__all__ = ["assets", "auth", "converters", "dashboard", "error_pages", "jobs", "marketplace", "module_pages", "modules",
+           "settings", "sidebar", "upload"]

@@ -6,7 +6,7 @@ from flask_login import current_user
 
 from ..marketplace import catalog
 from ..marketplace import presenters as mp
-from ..services import jobs
+from ..marketplace import jobs as install_jobs
 from ..services import modules as modules_service
 from .jobs import job_context
 from .rendering import page_or_fragment, wants_fragment
@@ -59,7 +59,7 @@ def changes(slug):
 
 @bp.post("/<slug>/install")
 def install(slug):
-    job = jobs.start_install(slug, (request.form.get("version") or "").strip()[:64] or None, current_user.username)
+    job = install_jobs.start_install(slug, (request.form.get("version") or "").strip()[:64] or None, current_user.username)
     if not request.htmx:
         return redirect(url_for("jobs.show", job_id=job.id))
     return render_template("partials/job_progress.html", **job_context(job))

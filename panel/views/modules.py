@@ -1,11 +1,12 @@
-"""Installed modules: the list, and switching each on and off."""
+"""`/modules` and every action that changes one module: enable, disable, uninstall, roll back."""
 
-from flask import Blueprint, flash, redirect, request, url_for
+from flask import Blueprint, flash, redirect, render_template, request, url_for
+from flask_babel import gettext
 from flask_login import current_user
 
-from .. import presenters
+from .. import installer, presenters
 from ..card_fragments import card_and_sidebar_html
-from ..services import modules
+from ..services import dependencies, modules
 from .rendering import page_or_fragment
 
 bp = Blueprint("modules", __name__, url_prefix="/modules")
@@ -32,6 +33,14 @@ def card_with_sidebar(module):
     return card_and_sidebar_html(**presenters.card_context(module), **presenters.sidebar_context())
 
 
+def _back_to_list(message: str, template: str, context: dict):
+    """After an uninstall or a rollback: the fragment htmx swaps in, or the list with a toast."""
+    if request.htmx:
+        return render_template(template, **context, message=message, category="success")
+    flash(message, "success")
+    return redirect(url_for("modules.index"), 303)
+
+
 @bp.post("/<slug>/enable")
 def enable(slug):
     module = modules.enable(slug, current_user.username)
@@ -42,3 +51,30 @@ def enable(slug):
 def disable(slug):
     module = modules.disable(slug, current_user.username)
     return card_with_sidebar(module)
+
+
+@bp.get("/<slug>/uninstall")
+def confirm_uninstall(slug):
+    module = modules.get(slug)
+    dependants = [m.name for m in dependencies.dependants(module.slug)]
+    return render_template("upload/uninstall.html", module=module, dependants=dependants)
+
+
+@bp.post("/<slug>/uninstall")
+def uninstall(slug):
+    name = modules.get(slug).name
+    delete_data = request.form.get("delete_data") in ("1", "on", "true", "yes")
+    installer.uninstall(slug, current_user.username, delete_data=delete_data)
+    message = (gettext("%(name)s was uninstalled and its data deleted.", name=name) if delete_data
+               else gettext("%(name)s was uninstalled; its data was kept.", name=name))
+    return _back_to_list(message, "upload/_removed.html", presenters.sidebar_context())
+
+
+@bp.post("/<slug>/rollback")
+def rollback(slug):
+    before = modules.get(slug).version
+    module = installer.rollback(slug, current_user.username)
+    message = gettext("%(name)s went from %(old)s back to %(new)s.", name=module.name, old=before,
+                      new=module.version)
+    return _back_to_list(message, "upload/_card_result.html",
+                         {**presenters.card_context(module), **presenters.sidebar_context()})

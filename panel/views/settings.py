@@ -1,9 +1,11 @@
-"""`/modules/<slug>/settings`: the module's settings form and its display options, on one page."""
+"""`/modules/<slug>/settings` and `/modules/<slug>/display`: a module's settings form and its display
+options (sidebar entry), two tabs of one page."""
 
 from flask import Blueprint, flash, make_response, redirect, render_template, request, url_for
 from flask_babel import gettext
 from flask_login import current_user
 
+from .. import presenters
 from ..extensions import db
 from ..services import display, modules, settings
 from .rendering import wants_fragment
@@ -47,3 +49,47 @@ def save(slug):
         return render_template("settings/form.html", **settings.form_context(module, saved=True))
     flash(gettext("Settings saved."), "success")
     return redirect(url_for("settings.page", slug=module.slug))
+
+
+# --- display options: the module's sidebar entry ------------------------------------------------
+
+def _display_answer(module, status=200, **form_options):
+    """The display form (in the settings page when not htmx) plus the sidebar out of band."""
+    context = display.form_context(module, **form_options)
+    if wants_fragment():
+        html = render_template("partials/display_form.html", **context)
+        html += render_template("partials/sidebar.html", oob=True, **presenters.sidebar_context())
+        return make_response(html, status)
+    return settings_page(module, status=status, tab="display", display_context=context)
+
+
+@bp.get("/modules/<slug>/display")
+def display_form(slug):
+    module = modules.get(slug)
+    if wants_fragment():
+        template = "partials/display_dialog.html" if request.args.get("dialog") else "partials/display_form.html"
+        return render_template(template, **display.form_context(module))
+    return redirect(url_for("settings.page", slug=module.slug, tab="display"))
+
+
+@bp.post("/modules/<slug>/display")
+def display_save(slug):
+    module = modules.get(slug)
+    try:
+        module = display.save(module, request.form, current_user.username)
+    except display.DisplayFormError as exc:
+        db.session.rollback()
+        return _display_answer(modules.get(slug), 422, submitted=exc.submitted, errors=exc.errors)
+    if not wants_fragment():
+        flash(gettext("The sidebar entry is saved."), "success")
+        return redirect(url_for("settings.page", slug=module.slug, tab="display"))
+    return _display_answer(module, saved=True)
+
+
+@bp.post("/modules/<slug>/display/reset")
+def display_reset(slug):
+    module = display.reset(slug, current_user.username)
+    if not wants_fragment():
+        flash(gettext("The sidebar entry is back to the module's defaults."), "success")
+        return redirect(url_for("settings.page", slug=module.slug, tab="display"))
+    return _display_answer(module, saved=True)

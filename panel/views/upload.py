@@ -1,18 +1,13 @@
-"""Upload a module package, read its validation report, then install, replace, downgrade or cancel.
+"""Upload a module package, read its validation report, then install, replace, downgrade or cancel."""
 
-Also the card actions of the installer: roll back to the kept version, uninstall.
-"""
-
-from flask import Blueprint, current_app, flash, make_response, redirect, render_template, request, url_for
+from flask import Blueprint, current_app, flash, make_response, redirect, request, url_for
 from flask_babel import gettext
 from flask_babel import lazy_gettext as _l
 from flask_login import current_user
 
-from .. import presenters
 from ..errors import FormError
-from ..installer import inspect_package, install_package, pending, rollback, uninstall
+from ..installer import inspect_package, install_package, pending
 from ..installer.report import report_context
-from ..services import dependencies, modules
 from ..versions import older
 from .rendering import page_or_fragment
 
@@ -34,15 +29,6 @@ def _go_to_modules():
         response.headers["HX-Redirect"] = target
         return response
     return redirect(target, 303)
-
-
-def _card_result_context(module, message: str) -> dict:
-    return {**presenters.card_context(module), **presenters.sidebar_context(), "message": message,
-            "category": "success"}
-
-
-def _removed_context(message: str) -> dict:
-    return {**presenters.sidebar_context(), "message": message, "category": "success"}
 
 
 @bp.post("/upload")
@@ -88,39 +74,3 @@ def cancel(token):
     pending.discard(token)
     flash(gettext("The upload was discarded; nothing was installed."), "info")
     return _go_to_modules()
-
-
-def _uninstall_context(module) -> dict:
-    return {"module": module, "dependants": [m.name for m in dependencies.dependants(module.slug)]}
-
-
-@bp.get("/<slug>/uninstall")
-def confirm_uninstall(slug):
-    return render_template("upload/uninstall.html", **_uninstall_context(modules.get(slug)))
-
-
-@bp.post("/<slug>/uninstall")
-def uninstall_module(slug):
-    module = modules.get(slug)
-    name = module.name
-    delete_data = request.form.get("delete_data") in ("1", "on", "true", "yes")
-    uninstall(slug, current_user.username, delete_data=delete_data)
-    message = (gettext("%(name)s was uninstalled and its data deleted.", name=name) if delete_data
-               else gettext("%(name)s was uninstalled; its data was kept.", name=name))
-    if request.htmx:
-        return render_template("upload/_removed.html", **_removed_context(message))
-    flash(message, "success")
-    return redirect(url_for("modules.index"), 303)
-
-
-@bp.post("/<slug>/rollback")
-def rollback_module(slug):
-    before = modules.get(slug).version
-    module = rollback(slug, current_user.username)
-    message = gettext("%(name)s went from %(old)s back to %(new)s.", name=module.name, old=before,
-                      new=module.version)
-    if request.htmx:
-        return render_template("upload/_card_result.html", **_card_result_context(module, message))
-    flash(message, "success")
-    return redirect(url_for("modules.index"), 303)
-

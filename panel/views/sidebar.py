@@ -1,85 +1,41 @@
-"""Sidebar quick access: a module's display options, the sidebar's edit mode, menu sections."""
+"""The sidebar's edit mode (order, move) and the menu sections it groups modules under."""
 
-from flask import Blueprint, flash, make_response, redirect, render_template, request, url_for
+from flask import Blueprint, make_response, redirect, render_template, request, url_for
 from flask_babel import gettext, ngettext
 from flask_login import current_user
 
 from .. import presenters
 from ..errors import FormError
 from ..extensions import db
-from ..services import display, modules, sections
+from ..services import display, sections
 from ..services import sidebar as sidebar_service
 from .rendering import page_or_fragment, wants_fragment
 
-bp = Blueprint("display", __name__)
-
-
-def _display_answer(module, status=200, **form_options):
-    """The display form (in the settings page when not htmx) plus the sidebar out of band."""
-    context = display.form_context(module, **form_options)
-    if wants_fragment():
-        html = render_template("partials/display_form.html", **context)
-        html += render_template("partials/sidebar.html", oob=True, **presenters.sidebar_context())
-        return make_response(html, status)
-    from .settings import settings_page
-
-    return settings_page(module, status=status, tab="display", display_context=context)
-
-
-@bp.get("/modules/<slug>/display")
-def form(slug):
-    module = modules.get(slug)
-    if wants_fragment():
-        template = "partials/display_dialog.html" if request.args.get("dialog") else "partials/display_form.html"
-        return render_template(template, **display.form_context(module))
-    return redirect(url_for("settings.page", slug=module.slug, tab="display"))
-
-
-@bp.post("/modules/<slug>/display")
-def save(slug):
-    module = modules.get(slug)
-    try:
-        module = display.save(module, request.form, current_user.username)
-    except display.DisplayFormError as exc:
-        db.session.rollback()
-        return _display_answer(modules.get(slug), 422, submitted=exc.submitted, errors=exc.errors)
-    if not wants_fragment():
-        flash(gettext("The sidebar entry is saved."), "success")
-        return redirect(url_for("settings.page", slug=module.slug, tab="display"))
-    return _display_answer(module, saved=True)
-
-
-@bp.post("/modules/<slug>/display/reset")
-def reset(slug):
-    module = display.reset(slug, current_user.username)
-    if not wants_fragment():
-        flash(gettext("The sidebar entry is back to the module's defaults."), "success")
-        return redirect(url_for("settings.page", slug=module.slug, tab="display"))
-    return _display_answer(module, saved=True)
+bp = Blueprint("sidebar", __name__)
 
 
 # --- the sidebar's edit mode ----------------------------------------------------------------------
 
 def _sidebar(edit: bool, focus: str = ""):
     if not wants_fragment():
-        return redirect(url_for("display.sections_page"))
+        return redirect(url_for("sidebar.sections_page"))
     return render_template("partials/sidebar.html", sidebar=sidebar_service.build(edit=edit), edit=edit,
                            oob=False, focus=focus)
 
 
 @bp.get("/sidebar")
-def sidebar():
+def show():
     return _sidebar(request.args.get("edit") == "1")
 
 
 @bp.post("/sidebar/order")
-def sidebar_order():
+def order():
     display.reorder(request.form.getlist("order"), current_user.username)
     return _sidebar(True)
 
 
 @bp.post("/sidebar/move")
-def sidebar_move():
+def move():
     slug, direction = request.form.get("slug", ""), request.form.get("direction", "")
     if direction not in ("up", "down"):
         direction = "down"

@@ -1,10 +1,13 @@
-"""/modules: cards, live toggles, search, page-or-fragment; and the `modules`/`admin` commands."""
+"""/modules: cards, live toggles, search, page-or-fragment; and each action on one module (enable, disable,
+roll back, uninstall)."""
 
 import json
 import re
 from html.parser import HTMLParser
 
 import pytest
+from installer_kit import package
+from test_upload import token_of, upload, version_of
 
 from conftest import SOURCES, htmx_post, install_sample
 
@@ -224,73 +227,6 @@ def test_card_text_from_the_module_is_escaped(app, hello, tmp_path):
     assert "<img src=x" not in html and "<b>bold</b>" not in html
 
 
-# --- command line -----------------------------------------------------------------------------------
-
-def assert_one_line_error(result):
-    assert result.exit_code != 0
-    assert result.exception is None or isinstance(result.exception, SystemExit), result.exception
-    assert "Traceback" not in result.output
-    lines = [line for line in result.output.splitlines() if line.strip()]
-    assert len(lines) == 1, result.output
-    return lines[0]
-
-
-def test_cli_install_list_enable_disable(app, runner):
-    result = runner.invoke(args=["modules", "install-dir", str(SOURCES / "hello")])
-    assert result.exit_code == 0, result.output
-    assert "hello installed" in result.output
-
-    result = runner.invoke(args=["modules", "list"])
-    assert result.exit_code == 0 and re.search(r"^hello\s+1\.2\.0\s+disabled\s+Hello$", result.output, re.M)
-    result = runner.invoke(args=["modules", "enable", "hello"])
-    assert result.exit_code == 0 and "hello enabled" in result.output
-    result = runner.invoke(args=["modules", "list", "--json"])
-    assert json.loads(result.output) == [
-        {"slug": "hello", "name": "Hello", "version": "1.2.0", "state": "enabled", "error": None}]
-    result = runner.invoke(args=["modules", "disable", "hello"])
-    assert result.exit_code == 0 and "hello disabled" in result.output
-    assert json.loads(runner.invoke(args=["modules", "list", "--json"]).output)[0]["state"] == "disabled"
-
-
-def test_cli_list_when_empty(runner):
-    result = runner.invoke(args=["modules", "list"])
-    assert result.exit_code == 0 and "No modules installed." in result.output
-    assert json.loads(runner.invoke(args=["modules", "list", "--json"]).output) == []
-
-
-def test_cli_errors_are_one_line(app, runner, tmp_path):
-    line = assert_one_line_error(runner.invoke(args=["modules", "enable", "nosuch"]))
-    assert "There is no installed module named “nosuch”." in line
-    assert "nosuch" in assert_one_line_error(runner.invoke(args=["modules", "disable", "nosuch"]))
-
-    runner.invoke(args=["modules", "install-dir", str(SOURCES / "broken")])
-    line = assert_one_line_error(runner.invoke(args=["modules", "enable", "broken"]))
-    assert "broken failed to enable" in line and "RuntimeError" in line
-
-    line = assert_one_line_error(runner.invoke(args=["modules", "install-dir", str(SOURCES / "broken")]))
-    assert "already installed" in line
-    (tmp_path / "bad").mkdir()
-    (tmp_path / "bad" / "module.json").write_text('{"slug": "bad", "name": "Bad"}')
-    line = assert_one_line_error(runner.invoke(args=["modules", "install-dir", str(tmp_path / "bad")]))
-    assert "“version”" in line
-    line = assert_one_line_error(runner.invoke(args=["modules", "install-dir", str(tmp_path / "missing")]))
-    assert "missing" in line
-
-
-def test_cli_admin_create(app, runner):
-    result = runner.invoke(args=["admin", "create", "root", "--password", "long enough pw"])
-    assert result.exit_code == 0 and "root" in result.output
-    assert "already exists" in assert_one_line_error(
-        runner.invoke(args=["admin", "create", "root", "--password", "long enough pw"]))
-    assert "8 characters" in assert_one_line_error(
-        runner.invoke(args=["admin", "create", "other", "--password", "short"]))
-    assert "user name" in assert_one_line_error(
-        runner.invoke(args=["admin", "create", "bad name!", "--password", "long enough pw"]))
-    with app.app_context():
-        from panel.services import users
-        assert users.authenticate("root", "long enough pw") is not None
-
-
 def test_cards_and_sidebar_reused_between_visits_follow_the_language_and_each_change(app, admin_client):
     """Cards and the sidebar are reused from one request to the next: a new language, a switch
     made elsewhere or a new name must each show at once, never a copy made for another case."""
@@ -323,3 +259,49 @@ def test_cards_and_sidebar_reused_between_visits_follow_the_language_and_each_ch
     html = admin_client.get("/modules").get_data(as_text=True)
     assert 'id="module-hello" data-state="disabled"' in html
     assert 'data-module="hello"' not in html  # gone from the sidebar too
+
+
+# --- roll back and uninstall ------------------------------------------------------------------------
+
+def test_card_rollback_and_uninstall(app, admin_client, tmp_path):
+    install_sample(app, "hello")
+    admin_client.post("/modules/hello/enable", data={"csrf_token": admin_client.csrf})
+    html = admin_client.get("/modules").get_data(as_text=True)
+    assert 'href="/modules/hello/uninstall"' in html and "Roll back" not in html
+    page = admin_client.get("/modules/hello/uninstall").get_data(as_text=True)
+    assert "Uninstall Hello" in page and 'name="delete_data"' in page and "uninstall-button\" disabled" not in page
+    token = token_of(upload(admin_client, package(tmp_path, version="1.3.0")).get_data(as_text=True))
+    htmx_post(admin_client, f"/modules/upload/{token}/install")
+    response = htmx_post(admin_client, "/modules/hello/rollback")
+    html = response.get_data(as_text=True)
+    assert response.status_code == 200 and 'id="module-hello"' in html and 'data-state="enabled"' in html
+    assert "v1.2.0" in html and "Return to 1.3.0" in html and 'hx-swap-oob="true"' in html
+    assert "went from 1.3.0 back to 1.2.0" in html
+    response = htmx_post(admin_client, "/modules/hello/uninstall")
+    html = response.get_data(as_text=True)
+    assert response.status_code == 200 and 'id="module-hello"' not in html and 'id="sidebar"' in html
+    assert "uninstalled; its data was kept" in html
+    assert version_of(app) is None
+    response = htmx_post(admin_client, "/modules/hello/uninstall")
+    assert response.status_code == 404
+
+
+def test_uninstall_without_htmx_redirects(app, admin_client):
+    install_sample(app, "notes")
+    response = admin_client.post("/modules/notes/uninstall", data={"csrf_token": admin_client.csrf,
+                                                                   "delete_data": "1"})
+    assert response.status_code == 303 and version_of(app, "notes") is None
+    assert "its data deleted" in admin_client.get("/modules").get_data(as_text=True)
+
+
+def test_uninstall_page_names_the_modules_that_need_it(app, admin_client, tmp_path):
+    install_sample(app, "hello")
+    admin_client.post("/modules/hello/enable", data={"csrf_token": admin_client.csrf})
+    token = token_of(upload(admin_client, package(tmp_path, slug="notes", requires={"hello": ">=1"})).get_data(as_text=True))
+    htmx_post(admin_client, f"/modules/upload/{token}/install")
+    admin_client.post("/modules/notes/enable", data={"csrf_token": admin_client.csrf})
+    page = admin_client.get("/modules/hello/uninstall").get_data(as_text=True)
+    assert "needed by Notes" in page and "uninstall-button\" disabled" in page
+    response = htmx_post(admin_client, "/modules/hello/uninstall")
+    assert response.status_code == 409 and "needed by Notes" in response.get_data(as_text=True)
+    assert version_of(app) == ("1.2.0", "enabled")

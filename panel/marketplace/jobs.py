@@ -1,0 +1,115 @@
+"""Marketplace installs as jobs: pick the release, download it, verify sha256 and signature, install.
+
+The job record and its progress are generic (panel/services/jobs.py); this is what an install job does.
+"""
+
+import logging
+import os
+import socket
+from pathlib import Path
+
+from flask import current_app
+from flask_babel import lazy_gettext as _l
+from sqlalchemy import select
+
+from ..errors import Conflict, NotFound, PanelError
+from ..extensions import db
+from ..installer import install_package
+from ..models import Job
+from ..services import jobs
+from ..versions import CORE_VERSION, core_compatible, normalized
+from . import catalog, signing
+from .client import StoreClient
+
+log = logging.getLogger(__name__)
+
+
+def _release(slug: str, version: str | None) -> tuple[dict, dict]:
+    item = catalog.entry(slug)
+    if item is None:
+        raise NotFound(_l("The marketplace has no module named “%(slug)s”.", slug=str(slug)[:60]))
+    wanted = version or item["compatible"]
+    if not wanted:
+        raise Conflict(_l("No version of %(name)s works with this panel (version %(core)s).",
+                          name=item["name"], core=CORE_VERSION))
+    release = next((r for r in item["versions"] if r["version"] == wanted), None)
+    if release is None:
+        wanted_norm = normalized(wanted)
+        release = next((r for r in item["versions"] if r["version"] == wanted_norm), None)
+    if release is None:
+        raise NotFound(_l("%(name)s has no version %(version)s.", name=item["name"], version=str(wanted)[:40]))
+    if not core_compatible(release["requires_core"]):
+        raise Conflict(_l("%(name)s %(version)s needs panel %(spec)s; this panel is %(core)s.", name=item["name"],
+                          version=release["version"], spec=release["requires_core"], core=CORE_VERSION))
+    return item, release
+
+
+def create_install(slug: str, version: str | None, actor: str) -> Job:
+    """A queued install job for `slug` (its newest compatible version unless `version` is given)."""
+    item, release = _release(slug, version)
+    running = db.session.scalars(select(Job).where(Job.slug == slug, Job.state.in_(jobs.ACTIVE))).first()
+    if running is not None:
+        return running
+    job = Job(kind="install", slug=slug, state="queued", phase="queued", actor=actor[:64],
+              bytes_total=int(release.get("size") or 0),
+              params={"version": release["version"], "name": item["name"], "sha256": release["sha256"],
+                      "signature": release["signature"], "download_url": release["download_url"],
+                      "store": catalog.store_url(), "explicit": bool(version), "pid": os.getpid(),
+                      "host": socket.gethostname()})
+    db.session.add(job)
+    db.session.commit()
+    return job
+
+
+def start_install(slug: str, version: str | None, actor: str) -> Job:
+    """Create the job and run it in a background thread; returns at once."""
+    job = create_install(slug, version, actor)
+    jobs.run_in_background(job, run_install)
+    return job
+
+
+def run_install(job_id: int, echo=None) -> Job:
+    """Download, verify (sha256, signature), then hand the package to the installer pipeline."""
+    job = jobs.get(job_id)
+    params = dict(job.params or {})
+    progress = jobs.Progress(job, echo)
+    dest = Path(current_app.config["CACHE_PATH"]) / f"job-{job.id}-{job.slug}-{params['version']}.zip"
+    job.params = {**params, "download": str(dest)}
+    progress.save(force=True, state="running", phase="download", message="")
+    client = None
+    try:
+        client = StoreClient.from_config(current_app.config)
+        if client.base_url != params.get("store"):
+            raise PanelError(_l("The marketplace address changed since this job was queued; start it again."))
+        digest, size = client.download(params["download_url"], dest,
+                                       int(current_app.config["MAX_PACKAGE_BYTES"]), progress.download)
+        progress.save(force=True, phase="verify", bytes_done=size, bytes_total=size)
+        if params.get("sha256") and digest != params["sha256"]:
+            raise PanelError(_l("The downloaded package does not match the catalog's checksum; it was not installed."))
+        signing.verify(dest, params.get("signature") or "", client)
+        progress.save(force=True, phase="install")
+        install_package(dest, job.actor or "system", source="marketplace", expected_slug=job.slug,
+                        progress=progress.installer, allow_downgrade=bool(params.get("explicit")), job_id=job.id)
+        db.session.rollback()  # the installer committed its own work; reload the job row
+        job = jobs.get(job_id)
+        progress.job = job
+        progress.save(force=True, state="done", phase="done",
+                      message=str(_l("%(name)s %(version)s installed.", name=params.get("name") or job.slug,
+                                     version=params["version"])))
+    except PanelError as exc:
+        db.session.rollback()
+        job = jobs.get(job_id)
+        progress.job = job
+        progress.save(force=True, state="failed", message=str(exc)[:1000])
+    except Exception:  # noqa: BLE001 — a job must end in a state the user can read
+        log.exception("job %s failed", job_id)
+        db.session.rollback()
+        job = jobs.get(job_id)
+        progress.job = job
+        progress.save(force=True, state="failed",
+                      message=str(_l("Something went wrong on the server; the error has been logged.")))
+    finally:
+        if client is not None:
+            client.close()
+        dest.unlink(missing_ok=True)
+    return job
