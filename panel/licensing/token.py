@@ -155,7 +155,7 @@ class Entitlement:
         if self.reason == "expired":
             return _l("License ended on %(date)s: renew it to keep using this module.", date=day)
         if self.reason == "refresh_overdue":
-            return _l("The license has not been checked with the store since %(date)s: check it now.",
+            return _l("The license had to be checked with the store by %(date)s: check it now.",
                       date=self.refresh_by.date().isoformat() if self.refresh_by else "")
         return _l("This paid module is not part of your license.")
 
