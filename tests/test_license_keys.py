@@ -90,6 +90,10 @@ def test_a_signed_token_verifies_and_gives_back_its_claims(store_key):
     got = token.verify(signed, store_key.public_key())
     assert got["owner"] == "Ada" and got["installation"] == "inst-1" and got["license_id"] == 7
     assert token.parse_time(got["refresh_by"]) - token.parse_time(got["issued_at"]) == timedelta(days=14)
+    assert token.verify(signed, store_key.public_key(), installation="inst-1") == got
+    with pytest.raises(token.TokenError) as copied:  # a token copied to another installation
+        token.verify(signed, store_key.public_key(), installation="inst-2")
+    assert "another installation" in str(copied.value)
 
 
 def test_forged_altered_or_malformed_tokens_are_refused(store_key):

@@ -32,7 +32,7 @@ FORMAT_PROBLEMS = {"empty": "it is empty", "prefix": "it starts otherwise", "len
                    "typo": "its check character does not match: there is a typo"}
 
 
-@dataclass
+@dataclass(eq=False)
 class Refused(Exception):
     status: int
     reason: str

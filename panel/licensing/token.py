@@ -96,8 +96,9 @@ def sign(claims: dict, private_key: Ed25519PrivateKey) -> str:
     return f"{_b64(payload)}.{_b64(private_key.sign(PURPOSE + payload))}"
 
 
-def verify(token, public_key: Ed25519PublicKey) -> dict:
-    """The claims of a token this key signed; TokenError for anything else (no detail: nothing to learn)."""
+def verify(token, public_key: Ed25519PublicKey, installation: str | None = None) -> dict:
+    """The claims of a token this key signed (for `installation`, when given); TokenError for
+    anything else, with no detail: a forger has nothing to learn from it."""
     try:
         payload_text, signature_text = str(token).strip().split(".")
         payload, signature = _unb64(payload_text), _unb64(signature_text)
@@ -107,6 +108,8 @@ def verify(token, public_key: Ed25519PublicKey) -> dict:
         raise TokenError() from None
     if not isinstance(claims, dict) or claims.get("v") != VERSION or not isinstance(claims.get("modules"), dict):
         raise TokenError()
+    if installation is not None and claims.get("installation") != installation:
+        raise TokenError(_l("The license token belongs to another installation; activate the key again."))
     return claims
 
 
