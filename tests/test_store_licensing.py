@@ -266,6 +266,18 @@ def test_operator_errors_are_one_line_and_exit_non_zero(tmp_path, args, message)
     hub.extensions["hub_licenses"].database.dispose()
 
 
+def test_a_license_database_that_cannot_be_opened_is_one_sentence_not_a_500(tmp_path):
+    url = f"sqlite:///{tmp_path / 'missing-folder' / 'hub.db'}"
+    server = HubServer(tmp_path / "hub", HUB_DATABASE_URL=url)
+    try:
+        refused(post(server, "activate", key=DEMO_LICENSE_KEY, instance="one"), 503, "store_unavailable")
+        result = server.hub.test_cli_runner().invoke(args=["store", "license", "create", "--owner", "Ada"])
+        assert result.exit_code != 0 and "license database cannot be used" in result.output
+        assert "Traceback" not in result.output and len(result.output.strip().splitlines()) == 1
+    finally:
+        server.stop()
+
+
 def test_the_store_commands_work_from_the_panel_on_its_embedded_hub(app):
     from panel.hub import cli
 

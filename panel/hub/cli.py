@@ -11,6 +11,7 @@ store …`) or the panel's, where it works on the embedded hub. Errors: one line
 import click
 from flask import current_app
 from flask.cli import AppGroup
+from sqlalchemy.exc import SQLAlchemyError
 
 from .licenses import LicenseStore, Refused
 
@@ -42,6 +43,9 @@ def run(action):
         return action()
     except Refused as exc:
         raise click.ClickException(exc.error) from None
+    except SQLAlchemyError as exc:
+        reason = str(exc.orig if getattr(exc, "orig", None) else exc).splitlines()[0]
+        raise click.ClickException(f"The store's license database cannot be used: {reason}.") from None
 
 
 @license_cli.command("create")

@@ -11,6 +11,7 @@ the header `X-License-Token: <token>` entitling that version (see `panel.licensi
 
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 from flask import Flask, jsonify, request
+from sqlalchemy.exc import SQLAlchemyError
 
 from ..licensing import token
 from .licenses import LicenseStore, Refused
@@ -61,6 +62,12 @@ def register(hub: Flask, licenses: LicenseStore) -> None:
     @hub.errorhandler(Refused)
     def refusal(exc: Refused):
         return jsonify(exc.body()), exc.status
+
+    @hub.errorhandler(SQLAlchemyError)
+    def database_down(exc: SQLAlchemyError):
+        hub.logger.error("license database error: %s", exc)
+        return jsonify({"error": "The store's license database is unavailable; try again later.",
+                        "reason": "store_unavailable"}), 503
 
     @hub.post("/api/license/activate")
     def activate():
