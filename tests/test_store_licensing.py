@@ -180,6 +180,23 @@ def test_two_panels_racing_for_one_coupon_exactly_one_wins(store):
     assert loser.json()["reason"] == "coupon_used"
 
 
+def test_many_installations_activating_and_refreshing_at_once_all_get_a_token(store):
+    key = operator(store, "license", "create", "--owner", "Ada", "--installations", "6")
+    start, statuses = threading.Barrier(12), []
+
+    def activate_then_refresh(installation):
+        start.wait()
+        statuses.append(post(store, "activate", key=key, instance=installation).status_code)
+        statuses.append(post(store, "refresh", key=key, instance=installation).status_code)
+
+    workers = [threading.Thread(target=activate_then_refresh, args=(f"node-{i % 6}",)) for i in range(12)]
+    for worker in workers:
+        worker.start()
+    for worker in workers:
+        worker.join(timeout=60)
+    assert statuses == [200] * 24
+
+
 # --- downloads -----------------------------------------------------------------------------------
 
 def download(store, slug, version, license_token=None):

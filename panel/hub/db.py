@@ -14,7 +14,7 @@ from pathlib import Path
 from alembic import command
 from alembic.config import Config
 from sqlalchemy import (JSON, Column, DateTime, ForeignKey, Integer, MetaData, String, Table, UniqueConstraint,
-                        create_engine, text)
+                        create_engine, event, text)
 from sqlalchemy.engine import Engine
 
 MIGRATIONS = Path(__file__).resolve().parent / "migrations"
@@ -83,10 +83,22 @@ def database_url(config: dict, instance: Path) -> str:
 
 
 def make_engine(url: str) -> Engine:
-    if url.startswith("sqlite"):
-        # Writers wait for each other (coupon races, several workers) instead of failing at once.
-        return create_engine(url, connect_args={"timeout": 15})
-    return create_engine(url, pool_pre_ping=True)
+    if not url.startswith("sqlite"):
+        return create_engine(url, pool_pre_ping=True)
+    engine = create_engine(url, connect_args={"timeout": 15})
+
+    # Every transaction takes SQLite's write lock when it begins (BEGIN IMMEDIATE), so concurrent
+    # requests wait their turn (busy timeout) instead of failing with "database is locked" when a
+    # transaction that has read goes on to write after another one committed.
+    @event.listens_for(engine, "connect")
+    def _driver_leaves_transactions_to_us(dbapi_connection, connection_record):
+        dbapi_connection.isolation_level = None
+
+    @event.listens_for(engine, "begin")
+    def _begin_immediate(connection):
+        connection.exec_driver_sql("BEGIN IMMEDIATE")
+
+    return engine
 
 
 def alembic_config(engine: Engine) -> Config:
