@@ -142,6 +142,7 @@ def test_a_coupon_adds_its_module_once(store):
     body = refused(post(store, "coupon", key=DEMO_LICENSE_KEY, instance="one", code=DEMO_COUPONS[0]),
                    409, "coupon_used")
     assert body["used_at"]
+    refused(post(store, "trial", key=DEMO_LICENSE_KEY, instance="one", module="invoices_pro"), 409, "already_licensed")
     refused(post(store, "coupon", key=DEMO_LICENSE_KEY, instance="one", code=keys.new_coupon()), 404, "unknown_coupon")
     refused(post(store, "coupon", key=DEMO_LICENSE_KEY, instance="one", code="PANELUPD-DEMCP-FRST2-TRY22"),
             400, "bad_format")

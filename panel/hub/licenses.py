@@ -187,6 +187,10 @@ class LicenseStore:
             with self.engine.begin() as connection:
                 license_row = self._license(connection, key)
                 self._activated(connection, license_row, installation)
+                owned = connection.execute(select(db.grants.c.until).where(
+                    db.grants.c.license_id == license_row.id, db.grants.c.slug == slug)).first()
+                if owned is not None and (owned.until is None or _loaded(owned.until) > now):
+                    raise Refused(409, "already_licensed", f"{slug} is already part of this license: it needs no trial.")
                 connection.execute(insert(db.trials).values(
                     license_id=license_row.id, slug=slug, started_at=_stored(now),
                     ends_at=_stored(now + timedelta(days=days))))
