@@ -9,6 +9,8 @@ Settings (the `config` mapping, then the environment):
   HUB_KEY_PATH       the Ed25519 private key (default: <instance>/hub_signing_key.pem, created on first use)
   HUB_SYNTHETIC_MODULES  add N generated entries to the catalog (benchmarks)
   HUB_EXTRA_MODULES  raw catalog entries appended as they are (tests)
+  HUB_DATABASE_URL   the licensing database (default: sqlite:///<instance>/hub.db), migrated on first use
+  HUB_SEED_DEMO      seed the demo license and coupons (`licenses.DEMO_*`) on first use (default: on)
 """
 
 import os
@@ -16,6 +18,8 @@ from pathlib import Path
 
 from flask import Flask, abort, jsonify, request, send_from_directory
 
+from . import cli, db, license_api
+from .licenses import LicenseStore, seed_demo
 from .store import MEDIA, Store
 
 
@@ -27,7 +31,7 @@ def _instance_path(config: dict) -> Path:
 
 def create_hub(config: dict | None = None) -> Flask:
     config = dict(config or {})
-    for key in ("HUB_KEY_PATH", "HUB_SYNTHETIC_MODULES"):
+    for key in ("HUB_KEY_PATH", "HUB_SYNTHETIC_MODULES", "HUB_DATABASE_URL"):
         if key not in config and os.environ.get(key):
             config[key] = os.environ[key]
     hub = Flask(__name__, static_folder=None)
@@ -37,6 +41,14 @@ def create_hub(config: dict | None = None) -> Flask:
     store = Store(key_path, synthetic=int(config.get("HUB_SYNTHETIC_MODULES") or 0),
                   extra=config.get("HUB_EXTRA_MODULES"))
     hub.extensions["hub_store"] = store
+    # The database is opened, migrated and seeded on first use, not here: the panel builds the
+    # embedded hub on every start (and every test), most of which never touch a license.
+    seed = seed_demo if config.get("HUB_SEED_DEMO", True) else None
+    database = db.HubDatabase(db.database_url(config, instance), instance / "hub.db.lock", on_ready=seed)
+    licenses = LicenseStore(database, store)
+    hub.extensions["hub_licenses"] = licenses
+    license_api.register(hub, licenses)
+    cli.init_app(hub)
 
     def conditional_json(body: bytes, etag: str):
         response = hub.response_class(body, mimetype="application/json")
@@ -54,7 +66,8 @@ def create_hub(config: dict | None = None) -> Flask:
     def index():
         return jsonify({"name": "Module Panel reference marketplace", "api": [
             "api/modules", "api/modules/<slug>", "api/changelog/<slug>", "api/changelog",
-            "api/modules/<slug>/<version>/download", "api/public-key"]})
+            "api/modules/<slug>/<version>/download", "api/public-key", "api/license/activate",
+            "api/license/refresh", "api/license/trial", "api/license/coupon"]})
 
     @hub.get("/api/modules")
     def modules():
@@ -83,6 +96,12 @@ def create_hub(config: dict | None = None) -> Flask:
         release = store.package(slug, version)
         if release is None:
             abort(404)
+        if store.get(slug).meta.get("paid"):
+            public = store.key.public_key()
+            refusal = license_api.download_refusal(public, slug, release.date,
+                                                   request.headers.get(license_api.TOKEN_HEADER))
+            if refusal is not None:
+                return refusal
         response = hub.response_class(release.package, mimetype="application/zip")
         response.headers["Content-Disposition"] = f"attachment; filename={slug}-{release.version}.zip"
         response.headers["X-Package-Sha256"] = release.sha256

@@ -152,6 +152,10 @@ class Store:
                 "fingerprint": hashlib.sha256(raw).hexdigest()}
 
     def sign(self, data: bytes) -> str:
+        """A package signature. Only zips (b"PK…") are signed so: a license token's signed message
+        starts with `panel.licensing.token.PURPOSE`, so neither can ever pass for the other."""
+        if not data.startswith(b"PK"):
+            raise ValueError("the store signs only zip packages with a package signature")
         return base64.b64encode(self.key.sign(data)).decode()
 
     # --- building -----------------------------------------------------------------------------
