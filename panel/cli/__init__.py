@@ -5,11 +5,12 @@ To add a group (e.g. `store` from panel/hub/cli.py, `license` later): define it 
 import that module below, and add one `app.cli.add_command(<module>.group)` line to `register`.
 """
 
+from ..hub import cli as store
 from . import admin, modules
 
 
 def register(app) -> None:
     app.cli.add_command(admin.group)  # admin create
     app.cli.add_command(modules.group)  # modules list/enable/disable/install…/update/uninstall/rollback
-    # app.cli.add_command(store.group)    — the hub's commands (panel/hub/cli.py)
+    store.init_app(app)  # store license/coupon/trial: the embedded store's operator (panel/hub/cli.py)
     # app.cli.add_command(license.group)  — licensing, when it lands
