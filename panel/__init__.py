@@ -43,14 +43,14 @@ def create_app(test_config=None) -> Flask:
     login_manager.init_app(app)
     htmx.init_app(app)
 
-    from . import i18n, security, templating
+    from . import i18n, security, ui
     from .runtime.registry import Registry
 
     babel.init_app(app, locale_selector=i18n.select_locale,
                    default_translation_directories=str(Path(__file__).parent / "translations"))
     app.extensions["module_registry"] = Registry(app.config["MODULES_PATH"])
     security.init_app(app)
-    templating.init_app(app)
+    ui.init_app(app)
 
     from .views import register_blueprints
 

@@ -4,22 +4,21 @@ from flask import Blueprint, flash, make_response, redirect, render_template, re
 from flask_babel import gettext, ngettext
 from flask_login import current_user
 
-from .. import presenters
 from ..errors import FormError
 from ..extensions import db
 from ..services import display, modules, sections
-from ..services import sidebar as sidebar_service
-from .rendering import page_or_fragment, wants_fragment
+from ..ui.forms import display_form_context, sections_context
+from ..ui.rendering import page_or_fragment, wants_fragment
+from ..ui.sidebar import fragment_with_sidebar, sidebar_html
 
 bp = Blueprint("display", __name__)
 
 
 def _display_answer(module, status=200, **form_options):
     """The display form (in the settings page when not htmx) plus the sidebar out of band."""
-    context = display.form_context(module, **form_options)
+    context = display_form_context(module, **form_options)
     if wants_fragment():
-        html = render_template("partials/display_form.html", **context)
-        html += render_template("partials/sidebar.html", oob=True, **presenters.sidebar_context())
+        html = fragment_with_sidebar("settings/_display_form.html", **context)
         return make_response(html, status)
     from .settings import settings_page
 
@@ -30,8 +29,8 @@ def _display_answer(module, status=200, **form_options):
 def form(slug):
     module = modules.get(slug)
     if wants_fragment():
-        template = "partials/display_dialog.html" if request.args.get("dialog") else "partials/display_form.html"
-        return render_template(template, **display.form_context(module))
+        template = "settings/_display_dialog.html" if request.args.get("dialog") else "settings/_display_form.html"
+        return render_template(template, **display_form_context(module))
     return redirect(url_for("settings.page", slug=module.slug, tab="display"))
 
 
@@ -63,8 +62,7 @@ def reset(slug):
 def _sidebar(edit: bool, focus: str = ""):
     if not wants_fragment():
         return redirect(url_for("display.sections_page"))
-    return render_template("partials/sidebar.html", sidebar=sidebar_service.build(edit=edit), edit=edit,
-                           oob=False, focus=focus)
+    return sidebar_html(edit=edit, focus=focus)
 
 
 @bp.get("/sidebar")
@@ -90,17 +88,16 @@ def sidebar_move():
 # --- menu sections --------------------------------------------------------------------------------
 
 def _sections_answer(status=200, **options):
-    context = sections.panel_context(**options)
+    context = sections_context(**options)
     if wants_fragment():
-        html = render_template("partials/display_sections.html", **context)
-        html += render_template("partials/sidebar.html", oob=True, **presenters.sidebar_context())
+        html = fragment_with_sidebar("settings/_sections.html", **context)
         return make_response(html, status)
     return make_response(render_template("settings/sections.html", **context), status)
 
 
 @bp.get("/sections")
 def sections_page():
-    return page_or_fragment("settings/sections.html", "partials/display_sections.html", **sections.panel_context())
+    return page_or_fragment("settings/sections.html", "settings/_sections.html", **sections_context())
 
 
 @bp.post("/sections")

@@ -3,10 +3,9 @@
 from flask import Blueprint, flash, redirect, request, url_for
 from flask_login import current_user
 
-from .. import presenters
-from ..card_fragments import card_and_sidebar_html
 from ..services import modules
-from .rendering import page_or_fragment
+from ..ui.cards import card_with_sidebar_html, module_list_context
+from ..ui.rendering import page_or_fragment
 
 bp = Blueprint("modules", __name__, url_prefix="/modules")
 
@@ -14,8 +13,8 @@ bp = Blueprint("modules", __name__, url_prefix="/modules")
 @bp.get("")
 def index():
     modules.discover(current_user.username)
-    context = presenters.module_list_context(request.args.get("q", "")[:100], request.args.get("state", ""))
-    return page_or_fragment("modules/index.html", "partials/module_list.html", **context)
+    context = module_list_context(request.args.get("q", "")[:100], request.args.get("state", ""))
+    return page_or_fragment("modules/index.html", "modules/_list.html", **context)
 
 
 def card_with_sidebar(module):
@@ -27,9 +26,8 @@ def card_with_sidebar(module):
         if module.state == "failed":
             flash(module.error or "", "danger")
         return redirect(url_for("modules.index"))
-    # The same as rendering partials/card_and_sidebar.html, without a template around two cached
-    # fragments: this answer is the panel's most frequent one.
-    return card_and_sidebar_html(**presenters.card_context(module), **presenters.sidebar_context())
+    # Two cached fragments, without a template around them: this answer is the panel's most frequent one.
+    return card_with_sidebar_html(module)
 
 
 @bp.post("/<slug>/enable")

@@ -5,8 +5,9 @@ from flask_babel import gettext
 from flask_login import current_user
 
 from ..extensions import db
-from ..services import display, modules, settings
-from .rendering import wants_fragment
+from ..services import modules, settings
+from ..ui.forms import display_form_context, settings_form_context
+from ..ui.rendering import wants_fragment
 
 bp = Blueprint("settings", __name__)
 TABS = ("settings", "display")
@@ -17,8 +18,8 @@ def settings_page(module, status=200, tab="settings", settings_context=None, dis
     context = {
         "module": module,
         "tab": tab if tab in TABS else "settings",
-        **(settings_context or settings.form_context(module)),
-        **(display_context or display.form_context(module)),
+        **(settings_context or settings_form_context(module)),
+        **(display_context or display_form_context(module)),
     }
     return make_response(render_template("settings/page.html", **context), status)
 
@@ -27,7 +28,7 @@ def settings_page(module, status=200, tab="settings", settings_context=None, dis
 def page(slug):
     module = modules.get(slug)
     if wants_fragment():
-        return render_template("settings/form.html", **settings.form_context(module))
+        return render_template("settings/_form.html", **settings_form_context(module))
     return settings_page(module, tab=request.args.get("tab", "settings"))
 
 
@@ -39,11 +40,11 @@ def save(slug):
     except settings.SettingsFormError as exc:
         db.session.rollback()
         module = modules.get(slug)
-        context = settings.form_context(module, submitted=exc.submitted, errors=exc.errors)
+        context = settings_form_context(module, submitted=exc.submitted, errors=exc.errors)
         if wants_fragment():
-            return make_response(render_template("settings/form.html", **context), 422)
+            return make_response(render_template("settings/_form.html", **context), 422)
         return settings_page(module, 422, settings_context=context)
     if wants_fragment():
-        return render_template("settings/form.html", **settings.form_context(module, saved=True))
+        return render_template("settings/_form.html", **settings_form_context(module, saved=True))
     flash(gettext("Settings saved."), "success")
     return redirect(url_for("settings.page", slug=module.slug))

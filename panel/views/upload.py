@@ -7,26 +7,17 @@ from flask import Blueprint, current_app, flash, make_response, redirect, render
 from flask_babel import gettext
 from flask_babel import lazy_gettext as _l
 from flask_login import current_user
-from packaging.version import InvalidVersion, Version
 
-from .. import presenters
 from ..errors import FormError
 from ..installer import inspect_package, install_package, pending, rollback, uninstall
-from ..installer.report import report_context
 from ..services import modules
-from .rendering import page_or_fragment
+from ..ui.cards import card_with_sidebar_html
+from ..ui.rendering import page_or_fragment
+from ..ui.sidebar import sidebar_html
+from ..ui.upload import report_context
 
 bp = Blueprint("upload", __name__, url_prefix="/modules")
 FORM_OVERHEAD = 1024 * 1024
-
-
-@bp.app_template_filter("version_lt")
-def version_lt(a, b) -> bool:
-    """`{{ x|version_lt(y) }}`: True when version x is older than version y."""
-    try:
-        return Version(str(a)) < Version(str(b))
-    except InvalidVersion:
-        return False
 
 
 def _go_to_modules():
@@ -40,12 +31,11 @@ def _go_to_modules():
 
 
 def _card_result_context(module, message: str) -> dict:
-    return {**presenters.card_context(module), **presenters.sidebar_context(), "message": message,
-            "category": "success"}
+    return {"fragments": card_with_sidebar_html(module), "message": message, "category": "success"}
 
 
 def _removed_context(message: str) -> dict:
-    return {**presenters.sidebar_context(), "message": message, "category": "success"}
+    return {"fragments": sidebar_html(oob=True), "message": message, "category": "success"}
 
 
 @bp.post("/upload")
