@@ -7,6 +7,7 @@ from jinja2 import ChoiceLoader
 
 from ..i18n import LANGUAGE_NAMES
 from ..version import CORE_VERSION
+from .cards import cards_html
 from .dashboard import audit_action_label
 from .jinja import ModuleTemplateLoader, request_translations
 from .sidebar import sidebar_html
@@ -24,6 +25,7 @@ def init_app(app) -> None:
     app.jinja_env.trim_blocks = True
     app.jinja_env.lstrip_blocks = True
     app.add_template_global(sidebar_html)
+    app.add_template_global(cards_html)
     app.add_template_global(audit_action_label)
     app.add_template_global(CORE_VERSION, "core_version")
     app.add_template_global(get_locale)
