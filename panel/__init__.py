@@ -8,7 +8,7 @@ from sqlalchemy import event
 from sqlalchemy.engine import Engine
 from werkzeug.middleware.dispatcher import DispatcherMiddleware
 
-from . import cli, i18n, security, templating, views
+from . import cli, i18n, security, ui, views
 from .config import PROJECT_ROOT, configure, instance_path_from_env
 from .extensions import babel, csrf, db, htmx, login_manager, migrate
 from .hub import create_hub
@@ -51,7 +51,7 @@ def create_app(test_config=None) -> Flask:
                    default_translation_directories=str(Path(__file__).parent / "translations"))
     app.extensions["module_registry"] = Registry(app.config["MODULES_PATH"])
     security.init_app(app)
-    templating.init_app(app)
+    ui.init_app(app)
 
     app.url_map.converters.update(views.converters.CONVERTERS)  # before any rule that names them
     app.register_blueprint(views.error_pages.bp)  # the error pages every area shares

@@ -126,15 +126,3 @@ def comparison_rows(report: PackageReport) -> list[dict]:
          requirements(report.requires_core, report.requires_text)),
     ]
     return [{"label": label, "current": a, "uploaded": b, "differs": a != b} for label, a, b in rows]
-
-
-def report_context(report: PackageReport, token: str | None = None, filename: str = "") -> dict:
-    """Everything templates/upload/_report.html needs."""
-    return {
-        "report": report,
-        "token": token,
-        "filename": filename,
-        "rows": comparison_rows(report),
-        "unpacked_kb": max(1, report.unpacked_bytes // 1024) if report.unpacked_bytes else 0,
-        "package_kb": max(1, report.package_bytes // 1024),
-    }

@@ -125,21 +125,6 @@ def current(module: Module) -> DisplayForm:
     )
 
 
-def form_context(module: Module, submitted: dict | None = None, errors: dict | None = None,
-                 saved: bool = False) -> dict:
-    """Context of partials/display_form.html: the saved values, or what was typed when refused."""
-    form = current(module)
-    if submitted:
-        for name in ("show_in_sidebar", "section", "label", "position"):
-            if name in submitted:
-                setattr(form, name, submitted[name])
-    # str(): a lazy string's __html__ skips Jinja's escaping, so messages are made plain text here.
-    form.errors = {name: str(message) for name, message in (errors or {}).items()}
-    form.saved = saved
-    return {"display": form}
-
-
-
 def parse(module: Module, form) -> dict:
     """Check a posted display form; returns the changes, or raises FormError naming each field.
 

@@ -61,15 +61,6 @@ def rows() -> list[SectionRow]:
             for i, s in enumerate(ordered)]
 
 
-def panel_context(errors: dict | None = None, typed: dict | None = None, confirm: SectionRow | None = None,
-                  message: str = "") -> dict:
-    """Context of partials/display_sections.html."""
-    # str(): a lazy string's __html__ skips Jinja's escaping, so messages are made plain text here.
-    return {"sections_panel": {"rows": rows(), "errors": {k: str(v) for k, v in (errors or {}).items()},
-                               "typed": typed or {}, "confirm": confirm, "default_label": default_label(),
-                               "message": str(message)}}
-
-
 def _unique_label(label: str, except_key: str | None = None, field: str = "label") -> None:
     wanted = label.casefold()
     for section in sidebar.sections():

@@ -78,14 +78,6 @@ def fields(module: Module, submitted: dict | None = None, errors: dict | None = 
     return result
 
 
-def form_context(module: Module, submitted: dict | None = None, errors: dict | None = None,
-                 saved: bool = False) -> dict:
-    """Context of templates/settings/form.html."""
-    return {"settings_form": {"slug": module.slug, "name": module.name, "fields": fields(module, submitted, errors),
-                              "errors": {k: str(v) for k, v in (errors or {}).items()}, "saved": saved}}
-
-
-
 def _integer(item: dict, text: str):
     low, high = _bound(item, "min"), _bound(item, "max")
     if not INTEGER_RE.match(text):

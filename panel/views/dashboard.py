@@ -2,11 +2,11 @@
 
 from flask import Blueprint, render_template
 
-from .. import presenters
+from ..ui.dashboard import dashboard_context
 
 bp = Blueprint("dashboard", __name__)
 
 
 @bp.get("/")
 def index():
-    return render_template("dashboard/index.html", **presenters.dashboard_context())
+    return render_template("dashboard/index.html", **dashboard_context())

@@ -10,7 +10,7 @@ from werkzeug.exceptions import HTTPException
 
 from ..errors import PanelError
 from ..extensions import db
-from .rendering import error_response
+from ..ui.rendering import error_response
 
 log = logging.getLogger(__name__)
 bp = Blueprint("error_pages", __name__)

@@ -3,15 +3,11 @@
 from flask import Blueprint, jsonify, request
 
 from ..services import jobs
-from .rendering import page_or_fragment
+from ..ui.jobs import job_context
+from ..ui.rendering import page_or_fragment
 
 bp = Blueprint("jobs", __name__, url_prefix="/jobs")
 PHASES = ("queued", "download", "verify", "install", "done")
-
-
-def job_context(job) -> dict:
-    return {"job": job, "percent": jobs.percent(job), "active": job.state in jobs.ACTIVE,
-            "version": (job.params or {}).get("version", ""), "name": (job.params or {}).get("name") or job.slug}
 
 
 def wants_json() -> bool:
@@ -30,4 +26,4 @@ def show(job_id):
             return jsonify({"error": str(exc)}), 404
         return jsonify(jobs.as_dict(job))
     job = jobs.get(job_id)
-    return page_or_fragment("jobs/show.html", "partials/job_progress.html", **job_context(job))
+    return page_or_fragment("jobs/show.html", "jobs/_progress.html", **job_context(job))

@@ -5,18 +5,13 @@ from flask_babel import gettext
 from flask_login import current_user
 
 from ..marketplace import catalog
-from ..marketplace import presenters as mp
 from ..marketplace import jobs as install_jobs
 from ..services import modules as modules_service
-from .jobs import job_context
-from .rendering import page_or_fragment, wants_fragment
+from ..ui import marketplace as mp
+from ..ui.jobs import job_context
+from ..ui.rendering import page_or_fragment, wants_fragment
 
 bp = Blueprint("marketplace", __name__, url_prefix="/marketplace")
-
-
-@bp.app_template_global("marketplace_card_actions")
-def marketplace_card_actions(card) -> dict:
-    return mp.card_actions_context(card)
 
 
 @bp.get("")
@@ -62,4 +57,4 @@ def install(slug):
     job = install_jobs.start_install(slug, (request.form.get("version") or "").strip()[:64] or None, current_user.username)
     if not request.htmx:
         return redirect(url_for("jobs.show", job_id=job.id))
-    return render_template("partials/job_progress.html", **job_context(job))
+    return render_template("jobs/_progress.html", **job_context(job))

@@ -4,10 +4,11 @@ from flask import Blueprint, flash, redirect, render_template, request, url_for
 from flask_babel import gettext
 from flask_login import current_user
 
-from .. import installer, presenters
-from ..card_fragments import card_and_sidebar_html
+from .. import installer
 from ..services import dependencies, modules
-from .rendering import page_or_fragment
+from ..ui.cards import card_with_sidebar_html, module_list_context
+from ..ui.rendering import page_or_fragment
+from ..ui.sidebar import sidebar_html
 
 bp = Blueprint("modules", __name__, url_prefix="/modules")
 
@@ -15,8 +16,8 @@ bp = Blueprint("modules", __name__, url_prefix="/modules")
 @bp.get("")
 def index():
     modules.discover(current_user.username)
-    context = presenters.module_list_context(request.args.get("q", "")[:100], request.args.get("state", ""))
-    return page_or_fragment("modules/index.html", "partials/module_list.html", **context)
+    context = module_list_context(request.args.get("q", "")[:100], request.args.get("state", ""))
+    return page_or_fragment("modules/index.html", "modules/_list.html", **context)
 
 
 def card_with_sidebar(module):
@@ -28,9 +29,8 @@ def card_with_sidebar(module):
         if module.state == "failed":
             flash(module.error or "", "danger")
         return redirect(url_for("modules.index"))
-    # The same as rendering partials/card_and_sidebar.html, without a template around two cached
-    # fragments: this answer is the panel's most frequent one.
-    return card_and_sidebar_html(**presenters.card_context(module), **presenters.sidebar_context())
+    # Two cached fragments, without a template around them: this answer is the panel's most frequent one.
+    return card_with_sidebar_html(module)
 
 
 def _back_to_list(message: str, template: str, context: dict):
@@ -67,7 +67,7 @@ def uninstall(slug):
     installer.uninstall(slug, current_user.username, delete_data=delete_data)
     message = (gettext("%(name)s was uninstalled and its data deleted.", name=name) if delete_data
                else gettext("%(name)s was uninstalled; its data was kept.", name=name))
-    return _back_to_list(message, "upload/_removed.html", presenters.sidebar_context())
+    return _back_to_list(message, "upload/_removed.html", {"fragments": sidebar_html(oob=True)})
 
 
 @bp.post("/<slug>/rollback")
@@ -76,5 +76,4 @@ def rollback(slug):
     module = installer.rollback(slug, current_user.username)
     message = gettext("%(name)s went from %(old)s back to %(new)s.", name=module.name, old=before,
                       new=module.version)
-    return _back_to_list(message, "upload/_card_result.html",
-                         {**presenters.card_context(module), **presenters.sidebar_context()})
+    return _back_to_list(message, "upload/_card_result.html", {"fragments": card_with_sidebar_html(module)})

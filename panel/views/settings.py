@@ -5,10 +5,11 @@ from flask import Blueprint, flash, make_response, redirect, render_template, re
 from flask_babel import gettext
 from flask_login import current_user
 
-from .. import presenters
 from ..extensions import db
 from ..services import display, modules, settings
-from .rendering import wants_fragment
+from ..ui.forms import display_form_context, settings_form_context
+from ..ui.rendering import wants_fragment
+from ..ui.sidebar import fragment_with_sidebar
 
 bp = Blueprint("settings", __name__)
 TABS = ("settings", "display")
@@ -19,8 +20,8 @@ def settings_page(module, status=200, tab="settings", settings_context=None, dis
     context = {
         "module": module,
         "tab": tab if tab in TABS else "settings",
-        **(settings_context or settings.form_context(module)),
-        **(display_context or display.form_context(module)),
+        **(settings_context or settings_form_context(module)),
+        **(display_context or display_form_context(module)),
     }
     return make_response(render_template("settings/page.html", **context), status)
 
@@ -29,7 +30,7 @@ def settings_page(module, status=200, tab="settings", settings_context=None, dis
 def page(slug):
     module = modules.get(slug)
     if wants_fragment():
-        return render_template("settings/form.html", **settings.form_context(module))
+        return render_template("settings/_form.html", **settings_form_context(module))
     return settings_page(module, tab=request.args.get("tab", "settings"))
 
 
@@ -41,12 +42,12 @@ def save(slug):
     except settings.SettingsFormError as exc:
         db.session.rollback()
         module = modules.get(slug)
-        context = settings.form_context(module, submitted=exc.submitted, errors=exc.errors)
+        context = settings_form_context(module, submitted=exc.submitted, errors=exc.errors)
         if wants_fragment():
-            return make_response(render_template("settings/form.html", **context), 422)
+            return make_response(render_template("settings/_form.html", **context), 422)
         return settings_page(module, 422, settings_context=context)
     if wants_fragment():
-        return render_template("settings/form.html", **settings.form_context(module, saved=True))
+        return render_template("settings/_form.html", **settings_form_context(module, saved=True))
     flash(gettext("Settings saved."), "success")
     return redirect(url_for("settings.page", slug=module.slug))
 
@@ -55,11 +56,9 @@ def save(slug):
 
 def _display_answer(module, status=200, **form_options):
     """The display form (in the settings page when not htmx) plus the sidebar out of band."""
-    context = display.form_context(module, **form_options)
+    context = display_form_context(module, **form_options)
     if wants_fragment():
-        html = render_template("partials/display_form.html", **context)
-        html += render_template("partials/sidebar.html", oob=True, **presenters.sidebar_context())
-        return make_response(html, status)
+        return make_response(fragment_with_sidebar("settings/_display_form.html", **context), status)
     return settings_page(module, status=status, tab="display", display_context=context)
 
 
@@ -67,8 +66,8 @@ def _display_answer(module, status=200, **form_options):
 def display_form(slug):
     module = modules.get(slug)
     if wants_fragment():
-        template = "partials/display_dialog.html" if request.args.get("dialog") else "partials/display_form.html"
-        return render_template(template, **display.form_context(module))
+        template = "settings/_display_dialog.html" if request.args.get("dialog") else "settings/_display_form.html"
+        return render_template(template, **display_form_context(module))
     return redirect(url_for("settings.page", slug=module.slug, tab="display"))
 
 

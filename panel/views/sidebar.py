@@ -4,12 +4,12 @@ from flask import Blueprint, make_response, redirect, render_template, request, 
 from flask_babel import gettext, ngettext
 from flask_login import current_user
 
-from .. import presenters
 from ..errors import FormError
 from ..extensions import db
 from ..services import display, sections
-from ..services import sidebar as sidebar_service
-from .rendering import page_or_fragment, wants_fragment
+from ..ui.forms import sections_context
+from ..ui.rendering import page_or_fragment, wants_fragment
+from ..ui.sidebar import fragment_with_sidebar, sidebar_html
 
 bp = Blueprint("sidebar", __name__)
 
@@ -19,8 +19,7 @@ bp = Blueprint("sidebar", __name__)
 def _sidebar(edit: bool, focus: str = ""):
     if not wants_fragment():
         return redirect(url_for("sidebar.sections_page"))
-    return render_template("partials/sidebar.html", sidebar=sidebar_service.build(edit=edit), edit=edit,
-                           oob=False, focus=focus)
+    return sidebar_html(edit=edit, focus=focus)
 
 
 @bp.get("/sidebar")
@@ -46,17 +45,15 @@ def move():
 # --- menu sections --------------------------------------------------------------------------------
 
 def _sections_answer(status=200, **options):
-    context = sections.panel_context(**options)
+    context = sections_context(**options)
     if wants_fragment():
-        html = render_template("partials/display_sections.html", **context)
-        html += render_template("partials/sidebar.html", oob=True, **presenters.sidebar_context())
-        return make_response(html, status)
+        return make_response(fragment_with_sidebar("settings/_sections.html", **context), status)
     return make_response(render_template("settings/sections.html", **context), status)
 
 
 @bp.get("/sections")
 def sections_page():
-    return page_or_fragment("settings/sections.html", "partials/display_sections.html", **sections.panel_context())
+    return page_or_fragment("settings/sections.html", "settings/_sections.html", **sections_context())
 
 
 @bp.post("/sections")

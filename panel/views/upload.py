@@ -7,18 +7,11 @@ from flask_login import current_user
 
 from ..errors import FormError
 from ..installer import inspect_package, install_package, pending
-from ..installer.report import report_context
-from ..versions import older
-from .rendering import page_or_fragment
+from ..ui.rendering import page_or_fragment
+from ..ui.upload import report_context
 
 bp = Blueprint("upload", __name__, url_prefix="/modules")
 FORM_OVERHEAD = 1024 * 1024
-
-
-@bp.app_template_filter("version_lt")
-def version_lt(a, b) -> bool:
-    """`{{ x|version_lt(y) }}`: True when version x is older than version y."""
-    return older(a, b)
 
 
 def _go_to_modules():

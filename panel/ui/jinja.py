@@ -1,14 +1,8 @@
-"""Jinja set-up: module templates, the sidebar builder, asset URLs."""
+"""Jinja's loader for module templates, and translations looked up once per request."""
 
-from pathlib import Path
-
-from flask import current_app, g
-from flask_babel import get_locale, get_translations
-from jinja2 import BaseLoader, ChoiceLoader, TemplateNotFound
-
-from . import card_fragments, presenters
-from .i18n import LANGUAGE_NAMES
-from .versions import CORE_VERSION
+from flask import g
+from flask_babel import get_translations
+from jinja2 import BaseLoader, TemplateNotFound
 
 
 class ModuleTemplateLoader(BaseLoader):
@@ -50,28 +44,3 @@ def request_translations():
     translations = get_translations()
     g._panel_translations = (getattr(g.get("_flask_babel"), "babel_locale", None), translations)
     return translations
-
-
-def init_app(app) -> None:
-    app.jinja_loader = ChoiceLoader([app.jinja_loader, ModuleTemplateLoader(app.extensions["module_registry"])])
-    app.jinja_env.install_gettext_callables(
-        gettext=lambda s: request_translations().ugettext(s),
-        ngettext=lambda s, p, n: request_translations().ungettext(s, p, n),
-        pgettext=lambda c, s: request_translations().upgettext(c, s),
-        npgettext=lambda c, s, p, n: request_translations().unpgettext(c, s, p, n),
-        newstyle=True,
-    )
-    app.jinja_env.trim_blocks = True
-    app.jinja_env.lstrip_blocks = True
-    card_fragments.init_app(app)
-
-    @app.context_processor
-    def layout_helpers():
-        return {
-            "sidebar_context": presenters.sidebar_context,
-            "audit_action_label": presenters.audit_action_label,
-            "core_version": CORE_VERSION,
-            "get_locale": get_locale,
-            "language_names": LANGUAGE_NAMES,
-            "languages": current_app.config["LANGUAGES"],
-        }

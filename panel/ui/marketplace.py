@@ -1,4 +1,4 @@
-"""Builders for the marketplace's templates: each returns every variable its template needs."""
+"""The marketplace's pages: each builder returns every variable its template needs."""
 
 import re
 
@@ -6,9 +6,9 @@ from flask import url_for
 from flask_babel import gettext
 from flask_wtf.csrf import generate_csrf
 
+from ..marketplace import catalog, documents
+from ..marketplace.client import StoreError
 from ..versions import CORE_VERSION, core_compatible, newer
-from . import catalog, documents
-from .client import StoreError
 
 PER_PAGE = 24
 PRICES = ("paid", "free")
@@ -154,23 +154,7 @@ def whats_new_context() -> dict:
     return {"versions": rows, "error": error, "core_version": CORE_VERSION}
 
 
-def catalog_verdict(slug: str, version: str, shown: "catalog.Catalog | None" = None) -> tuple[str | None, bool]:
-    """What the cached catalog says of an installed module: (the compatible version to update to,
-    or None; whether any newer version exists, compatible or not)."""
-    item = (shown or catalog.current_catalog()).by_slug.get(slug)
-    if item is None:
-        return None, False
-    update = item["compatible"] if newer(item["compatible"], version) else None
-    newest = item["versions"][-1]["version"] if item["versions"] else item["version"]
-    return update, newer(newest, version)
-
-
-def card_actions_context(card) -> dict:
-    """For an installed module's card: "See changes" and "Update to x.y" from the cached catalog."""
-    update, newer = catalog_verdict(card.slug, card.version)
-    return {"mp_update": update, "mp_newer": newer}
-
-
 def updates_widget_context() -> dict:
+    """Dashboard widget: installed modules with a newer compatible version in the cached catalog."""
     st = catalog.state()
     return {"updates": catalog.updates_available(st.catalog), "catalog_fetched_at": st.catalog.fetched_at}

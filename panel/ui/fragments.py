@@ -16,7 +16,7 @@ from flask import g, request
 from flask_wtf.csrf import generate_csrf
 from markupsafe import Markup
 
-from .i18n import select_locale
+from ..i18n import select_locale
 
 TOKEN_MARKER = "__panel_csrf_token__"
 

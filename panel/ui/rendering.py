@@ -21,7 +21,7 @@ def page_or_fragment(page: str, fragment: str, status: int = 200, **context):
 
 def toast(message, category: str = "success", status: int = 200):
     """A result message; on htmx requests it lands in the toast area whatever the target was."""
-    html = render_template("partials/toast.html", message=str(message), category=category)
+    html = render_template("layout/_toast.html", message=str(message), category=category)
     response = make_response(html, status)
     if request.htmx:
         response.headers["HX-Retarget"] = "#toasts"
@@ -33,7 +33,7 @@ def error_response(message, status: int):
     if request.htmx:
         return toast(message, "danger", status)
     try:
-        html = render_template("error.html", message=str(message), status=status, title=gettext("Error"))
+        html = render_template("layout/error.html", message=str(message), status=status, title=gettext("Error"))
     except Exception:  # noqa: BLE001 — the error page itself must never fail
         log.exception("error page failed to render")
         return make_response(str(message), status, {"Content-Type": "text/plain; charset=utf-8"})

@@ -1,0 +1,32 @@
+"""Everything that turns data into HTML: Jinja's set-up (the one place that registers template
+globals and filters), the module card, the sidebar, the context builders of every page, and the
+page-or-fragment, toast and error answers."""
+
+from flask_babel import get_locale
+from jinja2 import ChoiceLoader
+
+from ..i18n import LANGUAGE_NAMES
+from ..versions import CORE_VERSION
+from .cards import cards_html
+from .dashboard import audit_action_label
+from .jinja import ModuleTemplateLoader, request_translations
+from .sidebar import sidebar_html
+
+
+def init_app(app) -> None:
+    app.jinja_loader = ChoiceLoader([app.jinja_loader, ModuleTemplateLoader(app.extensions["module_registry"])])
+    app.jinja_env.install_gettext_callables(
+        gettext=lambda s: request_translations().ugettext(s),
+        ngettext=lambda s, p, n: request_translations().ungettext(s, p, n),
+        pgettext=lambda c, s: request_translations().upgettext(c, s),
+        npgettext=lambda c, s, p, n: request_translations().unpgettext(c, s, p, n),
+        newstyle=True,
+    )
+    app.jinja_env.trim_blocks = True
+    app.jinja_env.lstrip_blocks = True
+    app.add_template_global(sidebar_html)
+    app.add_template_global(cards_html)
+    app.add_template_global(audit_action_label)
+    app.add_template_global(CORE_VERSION, "core_version")
+    app.add_template_global(get_locale)
+    app.add_template_global(LANGUAGE_NAMES, "language_names")

@@ -1,0 +1,140 @@
+"""The module card: whatever it shows comes from its view model (`ui.cards.Card`), and the HTML
+served follows every change of it at once, though cards are rendered once and reused."""
+
+import inspect
+import re
+from datetime import datetime, timezone
+
+import pytest
+from jinja2 import meta
+from sqlalchemy import text
+from sqlalchemy.orm.attributes import flag_modified
+
+from conftest import install_sample
+from panel.extensions import db
+from panel.marketplace import catalog
+from panel.models import CatalogCache, Module
+from panel.ui import cards
+from panel.ui.fragments import request_key
+
+# What a card template may read besides `card`: Flask's and Flask-Babel's own, and the CSRF token.
+CARD_TEMPLATE_NAMES = {"card", "csrf_token", "url_for", "_"}
+CSRF_TOKEN = re.compile(r'(name="csrf_token" value="|"X-CSRFToken": ")[^"]+')
+CARD_TEMPLATES = ("modules/_card.html", "modules/_card_actions_display.html",
+                  "modules/_card_actions_marketplace.html", "modules/_card_actions_install.html")
+
+
+def publish(app, *versions: str) -> None:
+    """The cached catalog offers `hello` in these versions, all for this panel."""
+    entry = catalog.validate_entry({"slug": "hello", "name": "Hello", "version": versions[-1],
+                                    "versions": [{"version": v, "requires_core": ">=1.0"} for v in versions]})
+    with app.app_context():
+        db.session.execute(CatalogCache.__table__.delete())
+        db.session.add(CatalogCache(url=catalog.catalog_url()[:500], data=[entry], etag="-".join(versions),
+                                    fetched_at=datetime.now(timezone.utc).replace(tzinfo=None)))
+        db.session.commit()
+
+
+def change_module(app, **columns):
+    with app.app_context():
+        module = db.session.get(Module, "hello")
+        for column, value in columns.items():
+            setattr(module, column, value)
+        db.session.commit()
+
+
+def change_icon(app):
+    with app.app_context():
+        module = db.session.get(Module, "hello")
+        module.manifest = {**module.manifest, "menu": {**module.manifest["menu"], "icon": "star"}}
+        flag_modified(module, "manifest")
+        db.session.commit()
+
+
+def change_slug(app):
+    with app.app_context():
+        db.session.execute(text("UPDATE modules SET slug = 'hello_two' WHERE slug = 'hello'"))
+        db.session.commit()
+
+
+# For each field of the card: a change behind the panel's back (in the database or the cached
+# catalog), and the markup that shows it (True: appears, False: disappears).
+CHANGES = {
+    "slug": (change_slug, 'id="module-hello_two"', True),
+    "name": (lambda app: change_module(app, name="Howdy"), ">Howdy", True),
+    "version": (lambda app: change_module(app, version="1.2.5"), "v1.2.5", True),
+    "category": (lambda app: change_module(app, category="Greetings"), "Greetings", True),
+    "author": (lambda app: change_module(app, author="Someone Else"), "Someone Else", True),
+    "description": (lambda app: change_module(app, description="Says hi, briefly."), "Says hi, briefly.", True),
+    "docs_url": (lambda app: change_module(app, docs_url="https://example.org/elsewhere"),
+                 "https://example.org/elsewhere", True),
+    "state": (lambda app: change_module(app, state="enabled"), 'data-state="enabled"', True),
+    "error": (lambda app: change_module(app, error="It broke on Tuesday"), "It broke on Tuesday", True),
+    "icon": (change_icon, "bi-star", True),
+    "previous_version": (lambda app: change_module(app, previous_version="1.0.0"), "Roll back to 1.0.0", True),
+    "rollback_is_older": (lambda app: change_module(app, version="1.0.5"), "Return to 1.1.0", True),
+    "update": (lambda app: publish(app, "1.2.0", "1.3.0", "1.4.0"), "Update to 1.4.0", True),
+    "newer": (lambda app: publish(app, "1.2.0"), "mp-see-changes", False),
+}
+
+
+def modules_page(client) -> str:
+    """The list of modules, without its CSRF tokens (signed with the time, they change every second)."""
+    return CSRF_TOKEN.sub(r"\1", client.get("/modules").get_data(as_text=True))
+
+
+@pytest.fixture
+def hello(app):
+    """`hello` 1.2.0 installed, kept 1.1.0 to roll back to, and 1.3.0 in the marketplace."""
+    install_sample(app, "hello")
+    change_module(app, previous_version="1.1.0")
+    publish(app, "1.2.0", "1.3.0")
+
+
+def test_every_field_of_the_card_is_covered():
+    assert set(CHANGES) == set(cards.Card._fields)
+
+
+@pytest.mark.parametrize("field", sorted(CHANGES))
+def test_a_change_of_any_field_the_card_shows_is_served_at_once(app, admin_client, hello, field):
+    change, markup, appears = CHANGES[field]
+    before = modules_page(admin_client)
+    assert modules_page(admin_client) == before  # now served from the cache
+    change(app)
+    after = modules_page(admin_client)
+    assert after != before
+    assert (markup in after, markup in before) == (appears, not appears)
+
+
+def test_a_toggle_answers_with_the_same_card_as_the_list(app, admin_client, hello):
+    from conftest import htmx_post
+
+    toggled = htmx_post(admin_client, "/modules/hello/enable").get_data(as_text=True)
+    listed = admin_client.get("/modules").get_data(as_text=True)
+    card = toggled[:toggled.index('<nav id="sidebar"')]
+    assert 'id="module-hello" data-state="enabled"' in card and "Update to 1.3.0" in card
+    assert card.strip() in listed
+
+
+def test_the_card_cache_is_keyed_by_the_card_itself(app, hello):
+    with app.test_request_context("/modules"):
+        module = db.session.get(Module, "hello")
+        card = cards.card_of(module)
+        cards.card_html(module)
+        assert cards._cards.lookup((card, request_key())) is not None
+        for field in cards.Card._fields:
+            other = card._replace(**{field: "changed"})
+            assert cards._cards.lookup((other, request_key())) is None
+
+
+def test_a_row_of_card_columns_is_read_by_name():
+    """`card_of_row` unpacks a row in the order of `_card`'s arguments: each column must be the one named."""
+    arguments = list(inspect.signature(cards._card).parameters)
+    assert [column.key for column in cards.CARD_COLUMNS] == arguments[:len(cards.CARD_COLUMNS)]
+
+
+def test_the_card_templates_read_only_the_card(app):
+    env = app.jinja_env
+    for name in CARD_TEMPLATES:
+        source = env.loader.get_source(env, name)[0]
+        assert meta.find_undeclared_variables(env.parse(source)) <= CARD_TEMPLATE_NAMES, name
