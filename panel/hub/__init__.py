@@ -18,14 +18,13 @@ from pathlib import Path
 
 from flask import Flask, abort, jsonify, request, send_from_directory
 
+from ..config import instance_path_from_env
 from . import cli, db, license_api
 from .licenses import LicenseStore, seed_demo
 from .store import MEDIA, Store
 
 
 def _instance_path(config: dict) -> Path:
-    from ..config import instance_path_from_env
-
     return Path(config.get("HUB_INSTANCE_PATH") or config.get("INSTANCE_PATH") or instance_path_from_env())
 
 
