@@ -81,20 +81,19 @@ class LicenseStore:
 
     # --- checks -------------------------------------------------------------------------------
     @staticmethod
-    def _key(text) -> str:
+    def _checked(check, text, what: str) -> str:
         try:
-            return keys.check_key(text)
+            return check(text)
         except keys.KeyFormatError as exc:
-            raise Refused(400, "bad_format", "This is not a license key: a key looks like "
-                          f"PANEL-XXXXX-XXXXX-XXXXX-XXXXX; {FORMAT_PROBLEMS[exc.problem]}.") from None
+            raise Refused(400, "bad_format", f"This is not {what}; {FORMAT_PROBLEMS[exc.problem]}.") from None
 
-    @staticmethod
-    def _code(text) -> str:
-        try:
-            return keys.check_coupon(text)
-        except keys.KeyFormatError as exc:
-            raise Refused(400, "bad_format", "This is not a coupon code: a code looks like "
-                          f"PANELUPD-XXXXX-XXXXX-XXXXX; {FORMAT_PROBLEMS[exc.problem]}.") from None
+    @classmethod
+    def _key(cls, text) -> str:
+        return cls._checked(keys.check_key, text, "a license key: a key looks like PANEL-XXXXX-XXXXX-XXXXX-XXXXX")
+
+    @classmethod
+    def _code(cls, text) -> str:
+        return cls._checked(keys.check_coupon, text, "a coupon code: a code looks like PANELUPD-XXXXX-XXXXX-XXXXX")
 
     @staticmethod
     def _installation(value) -> str:
