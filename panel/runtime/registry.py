@@ -18,6 +18,7 @@ from sqlalchemy import select
 
 from ..extensions import db
 from ..models import Module, ModuleMigration, PanelState
+from . import pages_root
 from .facade import ModuleAPI
 from .importer import ModuleFinder
 
@@ -127,7 +128,7 @@ class Registry:
             setup = getattr(code, "setup", None)
             if not callable(setup):
                 raise LoadError(f"{module.slug}/__init__.py defines no setup(api) function")
-            api = ModuleAPI(module.slug, module.manifest or {}, f"/m/{module.slug}")
+            api = ModuleAPI(module.slug, module.manifest or {}, pages_root(module.slug))
             setup(api)
         except LoadError:
             self.finder.forget(module.slug)

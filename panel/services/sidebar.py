@@ -7,6 +7,7 @@ from sqlalchemy import select
 
 from ..extensions import db
 from ..models import DEFAULT_ICON, MenuSection, Module
+from ..runtime import pages_root
 
 DEFAULT_SECTION = "modules"
 # The panel's own sections: their labels are translated unless the administrator renames them.
@@ -91,6 +92,6 @@ def build(edit: bool = False) -> tuple[SidebarSection, ...]:
             continue
         path = row.menu_path or "/"
         entries[target].append(SidebarEntry(row.slug, row.custom_label or row.menu_label or row.name,
-                                            row.menu_icon or DEFAULT_ICON, f"/m/{row.slug}/{path.lstrip('/')}"))
+                                            row.menu_icon or DEFAULT_ICON, f"{pages_root(row.slug)}/{path.lstrip('/')}"))
     return tuple(SidebarSection(s.key, s.label, bool(s.builtin), tuple(entries[s.key]))
                  for s in ordered if edit or entries[s.key])

@@ -8,9 +8,10 @@ database on every request) and dispatches to the view the module declared.
 from flask import Blueprint, abort, make_response, request, send_from_directory
 from werkzeug.exceptions import MethodNotAllowed, NotFound
 
+from ..runtime import PAGES_PREFIX, pages_root
 from ..services.modules import registry
 
-bp = Blueprint("module_pages", __name__, url_prefix="/m")
+bp = Blueprint("module_pages", __name__, url_prefix=PAGES_PREFIX)
 METHODS = ["GET", "POST", "PUT", "PATCH", "DELETE"]
 
 
@@ -31,7 +32,7 @@ def static(slug, filename):
 @bp.route("/<slug>/<path:rest>", methods=METHODS)
 def dispatch(slug, rest):
     loaded = loaded_or_404(slug)
-    adapter = loaded.api.url_map.bind("", script_name=f"/m/{slug}")
+    adapter = loaded.api.url_map.bind("", script_name=pages_root(slug))
     try:
         endpoint, args = adapter.match("/" + rest, method=request.method)
     except NotFound:
