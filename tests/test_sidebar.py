@@ -416,3 +416,13 @@ def test_sections_page_works_without_script(panel, app):
     assert response.status_code == 409
     html = response.get_data(as_text=True)
     assert "<html" in html and 'name="confirm" value="1"' in html
+
+
+def test_one_rule_places_an_entry_in_its_section():
+    from panel.services.sidebar import resolve_section
+
+    assert resolve_section("mine", "tools", ["modules", "tools", "mine"]) == "mine"  # the administrator's choice
+    assert resolve_section("gone", "tools", ["modules", "tools"]) == "tools"  # a deleted choice falls through
+    assert resolve_section(None, "gone", ["tools", "modules"]) == "modules"  # then the default section
+    assert resolve_section(None, None, ["tools", "extra"]) == "tools"  # then the first, in sidebar order
+    assert resolve_section("x", "y", []) is None

@@ -49,25 +49,23 @@ def default_section(module: Module) -> str | None:
     return wanted if wanted and sidebar.section_exists(wanted) else None
 
 
+def _section_keys() -> list[str]:
+    return [s.key for s in sidebar.sections()]
+
+
 def fallback_section_key() -> str | None:
-    if sidebar.section_exists(sidebar.DEFAULT_SECTION):
-        return sidebar.DEFAULT_SECTION
-    first = sidebar.sections()
-    return first[0].key if first else None
+    return sidebar.resolve_section(None, None, _section_keys())
 
 
-def effective_section(module: Module, existing: set[str] | None = None) -> str | None:
-    """The section the module's entry is shown in: its own choice, the manifest's, or the default."""
-    existing = existing if existing is not None else {s.key for s in sidebar.sections()}
-    for key in (module.section_key, module.menu.get("section")):
-        if key and key in existing:
-            return key
-    return sidebar.DEFAULT_SECTION if sidebar.DEFAULT_SECTION in existing else next(iter(sorted(existing)), None)
+def effective_section(module: Module, existing: list[str] | None = None) -> str | None:
+    """The section the module's entry is shown in (see `sidebar.resolve_section`)."""
+    return sidebar.resolve_section(module.section_key, module.menu.get("section"),
+                                   existing if existing is not None else _section_keys())
 
 
-def section_members(key: str, existing: set[str] | None = None) -> list[Module]:
+def section_members(key: str, existing: list[str] | None = None) -> list[Module]:
     """Every installed module whose entry belongs to section `key`, in sidebar order."""
-    existing = existing if existing is not None else {s.key for s in sidebar.sections()}
+    existing = existing if existing is not None else _section_keys()
     rows = db.session.scalars(select(Module).order_by(Module.position, Module.name, Module.slug))
     return [m for m in rows if effective_section(m, existing) == key]
 
@@ -80,7 +78,7 @@ def _renumber(members: list[Module]) -> None:
 
 def place(module: Module, section_key: str, index: int | None = None) -> None:
     """Put `module` in `section_key` at `index` (0-based; None: keep its place or go last)."""
-    existing = {s.key for s in sidebar.sections()}
+    existing = _section_keys()
     old_key = effective_section(module, existing)
     others = [m for m in section_members(section_key, existing) if m.slug != module.slug]
     if index is None:
@@ -114,7 +112,7 @@ class DisplayForm:
 
 def current(module: Module) -> DisplayForm:
     existing = sidebar.sections()
-    keys = {s.key for s in existing}
+    keys = [s.key for s in existing]
     section = effective_section(module, keys) or ""
     members = [m.slug for m in section_members(section, keys)] if section else [module.slug]
     return DisplayForm(

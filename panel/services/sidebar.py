@@ -58,6 +58,18 @@ def section_exists(key: str) -> bool:
     return db.session.get(MenuSection, key) is not None
 
 
+def resolve_section(chosen: str | None, from_manifest: str | None, existing) -> str | None:
+    """The one rule for where a module's entry is shown: the administrator's choice, else the
+    manifest's section, else the default section, else the first section (`existing`, in sidebar
+    order); None when there is no section at all. A choice whose section was deleted falls through."""
+    for key in (chosen, from_manifest):
+        if key and key in existing:
+            return key
+    if DEFAULT_SECTION in existing:
+        return DEFAULT_SECTION
+    return next(iter(existing), None)
+
+
 def sections() -> list[MenuSection]:
     return list(db.session.scalars(select(MenuSection).order_by(MenuSection.position, MenuSection.key)))
 
@@ -84,10 +96,8 @@ def build(edit: bool = False) -> tuple[SidebarSection, ...]:
     connection = db.session.connection()
     ordered = connection.execute(_SECTIONS).all()
     entries: dict[str, list[SidebarEntry]] = {s.key: [] for s in ordered}
-    fallback = DEFAULT_SECTION if DEFAULT_SECTION in entries else next(iter(entries), None)
     for row in connection.execute(_ENTRIES):
-        target = row.section_key or row.menu_section
-        target = target if target in entries else fallback
+        target = resolve_section(row.section_key, row.menu_section, entries)
         if target is None:
             continue
         path = row.menu_path or "/"
