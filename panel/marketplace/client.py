@@ -52,10 +52,10 @@ def _timed_out(exc: BaseException) -> bool:
     seen = set()
     while exc is not None and id(exc) not in seen:
         seen.add(id(exc))
-        if isinstance(exc, (requests.exceptions.Timeout, ReadTimeoutError, ConnectTimeoutError, socket.timeout)):
-            return True
         if isinstance(exc, NewConnectionError):  # refused; urllib3 files it under connect timeouts
             return False
+        if isinstance(exc, (requests.exceptions.Timeout, ReadTimeoutError, ConnectTimeoutError, socket.timeout)):
+            return True
         inner = exc.args[0] if exc.args and isinstance(exc.args[0], BaseException) else None
         exc = getattr(exc, "reason", None) or inner or exc.__cause__ or exc.__context__
     return False
@@ -152,6 +152,7 @@ class StoreClient:
     # --- requests -----------------------------------------------------------------------------
     def _send(self, url: str, headers: dict, deadline: Deadline) -> requests.Response:
         """One GET, retried on connection errors, time-outs and 5xx with back-off, all within `deadline`."""
+        error = StoreError(TIMED_OUT)
         for attempt in range(self.retries + 1):
             left = deadline.check()
             timeout = (min(self.connect_timeout, left), min(self.read_timeout, left))
@@ -167,11 +168,13 @@ class StoreClient:
                 if response.status_code not in RETRY_STATUSES or attempt == self.retries:
                     return response
                 response.close()
+                error = StoreError(_l("The marketplace answered with an error (HTTP %(code)s).",
+                                      code=response.status_code))
             pause = self.backoff * (2 ** attempt)
             if pause >= deadline.left():
-                raise StoreError(TIMED_OUT)
+                raise error  # no time left for another try: the last answer is the truth
             time.sleep(pause)
-        raise StoreError(TIMED_OUT)  # not reached: the loop returns or raises
+        raise error  # not reached: the loop returns or raises
 
     def _get(self, url: str, deadline: Deadline, headers: dict | None = None) -> requests.Response:
         """GET with redirects followed by hand, and only on the same scheme, host and port."""
