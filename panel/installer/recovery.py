@@ -124,9 +124,7 @@ def _record_finished(row: InstallJournal, data: dict) -> None:
     job = db.session.get(Job, row.job_id)
     if job is not None and job.state in jobs.ACTIVE:
         job.state, job.phase = "done", "done"
-        job.message = str(_l("%(name)s %(version)s installed; the panel stopped just before the job finished, "
-                             "and the change was kept.", name=(job.params or {}).get("name") or row.slug,
-                             version=data.get("new_version") or (job.params or {}).get("version") or "?"))
+        job.message = str(jobs.kept_message(job, data.get("new_version")))
     jobs.discard_files(job)
 
 

@@ -20,7 +20,7 @@ from sqlalchemy import and_, func, select, update
 
 from ..errors import NotFound
 from ..extensions import db
-from ..models import Job, utcnow
+from ..models import InstallJournal, Job, utcnow
 
 log = logging.getLogger(__name__)
 ACTIVE = ("queued", "running")
@@ -80,28 +80,51 @@ def _last_sign_of_life():
     return func.coalesce(Job.heartbeat_at, Job.updated_at, Job.created_at)
 
 
-def _mark_failed(where, message: str) -> list[int]:
-    """Fail the active jobs matching `where` in one conditional UPDATE (so two nodes, or a heartbeat
-    that comes back, never both win); returns the ids it failed and removes their files."""
-    ids = list(db.session.scalars(select(Job.id).where(Job.state.in_(ACTIVE), where)))
-    failed = []
-    for job_id in ids:
-        done = db.session.execute(update(Job).where(Job.id == job_id, Job.state.in_(ACTIVE), where)
-                                  .values(state="failed", active_slug=None, message=message, updated_at=utcnow()))
+INTERRUPTED = _l("Interrupted: the panel stopped while this job was running.")
+
+
+def kept_message(job: Job, version: str | None = None):
+    """A job whose change had committed when its process stopped: done, and saying so."""
+    params = job.params or {}
+    return _l("%(name)s %(version)s installed; the panel stopped just before the job finished, and the change "
+              "was kept.", name=params.get("name") or job.slug, version=version or params.get("version") or "?")
+
+
+def _outcome(job: Job) -> tuple[str, str]:
+    """What an interrupted job really did, from the install journal: committed (done) or not (failed)."""
+    journal = db.session.scalars(select(InstallJournal).where(InstallJournal.job_id == job.id)
+                                 .order_by(InstallJournal.id.desc())).first()
+    if journal is not None and journal.done and journal.step != "failed":
+        return "done", str(kept_message(job, (journal.data or {}).get("new_version")))
+    if journal is not None and journal.step == "failed" and (journal.data or {}).get("reason"):
+        return "failed", str(journal.data["reason"])[:1000]
+    return "failed", str(INTERRUPTED)
+
+
+def _end_interrupted(where) -> list[int]:
+    """End the active jobs matching `where`, each with one conditional UPDATE (so two nodes, or a
+    heartbeat that comes back, never both win); returns their ids and removes their files."""
+    ended = []
+    for job in list(db.session.scalars(select(Job).where(Job.state.in_(ACTIVE), where))):
+        state, message = _outcome(job)
+        done = db.session.execute(update(Job).where(Job.id == job.id, Job.state.in_(ACTIVE), where)
+                                  .values(state=state, phase=state if state == "done" else job.phase,
+                                          active_slug=None, message=message, updated_at=utcnow()))
         if done.rowcount:
-            failed.append(job_id)
+            ended.append(job.id)
     db.session.commit()
-    for job_id in failed:
+    for job_id in ended:
         discard_files(db.session.get(Job, job_id))
-    return failed
+    return ended
 
 
 def fail_dead_jobs(slug: str | None = None) -> list[int]:
-    """Jobs whose heartbeat stopped longer than JOB_DEAD_AFTER_SECONDS ago are failed (any node may do it)."""
+    """Jobs whose heartbeat stopped longer than JOB_DEAD_AFTER_SECONDS ago are ended (any node may do it):
+    done if their change had committed, failed otherwise."""
     where = _last_sign_of_life() < utcnow() - _dead_after()
     if slug is not None:
         where = and_(where, Job.slug == slug)
-    return _mark_failed(where, str(_l("Interrupted: the panel stopped while this job was running.")))
+    return _end_interrupted(where)
 
 
 def discard_files(job: Job | None) -> None:
@@ -132,8 +155,7 @@ def fail_interrupted_jobs() -> int:
         host = socket.gethostname()
         gone = [job.id for job in db.session.scalars(select(Job).where(Job.state.in_(ACTIVE)))
                 if (job.params or {}).get("host") == host and not _pid_alive((job.params or {}).get("pid"))]
-        count = len(_mark_failed(Job.id.in_(gone), str(_l("Interrupted: the panel stopped while this job was "
-                                                          "running.")))) if gone else 0
+        count = len(_end_interrupted(Job.id.in_(gone))) if gone else 0
         count += len(fail_dead_jobs())
         _sweep_cache()
         if count:
