@@ -103,7 +103,7 @@ def test_a_store_that_closes_mid_body_is_reported_as_closed_early(bad_store):
 
 def test_a_stalled_download_is_not_called_a_truncation(bad_store, tmp_path):
     store = bad_store("stall")
-    client = client_for(store.url)
+    client = client_for(store.url, total_timeout=30, download_timeout=DEADLINE)  # downloads have their own limit
     elapsed, message = timed(lambda: client.download("pkg.zip", tmp_path / "pkg.zip", 1 << 20))
     assert message == "The marketplace did not answer in time."
     assert elapsed < 3 * DEADLINE

@@ -112,10 +112,11 @@ def _origin(url: str) -> tuple:
 
 class StoreClient:
     def __init__(self, base_url: str, *, connect_timeout: float, read_timeout: float, total_timeout: float,
-                 retries: int, backoff: float, max_json_bytes: int):
+                 retries: int, backoff: float, max_json_bytes: int, download_timeout: float | None = None):
         """Every limit comes from the config (see `from_config`); its defaults are in panel/config.py."""
         self.base_url = check_url(base_url).rstrip("/") + "/"
-        self.total_timeout = total_timeout
+        self.total_timeout = total_timeout  # what a page may wait: below the worker time-out
+        self.download_timeout = download_timeout or total_timeout  # packages download in jobs, not in pages
         self.max_json_bytes = max_json_bytes
         self.session = requests.Session()
         self.session.trust_env = False  # a loopback or intranet store must not go through a proxy by surprise
@@ -136,7 +137,8 @@ class StoreClient:
                    total_timeout=float(config["MARKETPLACE_TOTAL_TIMEOUT"]),
                    retries=int(config["MARKETPLACE_RETRIES"]),
                    backoff=float(config["MARKETPLACE_BACKOFF"]),
-                   max_json_bytes=int(config["MARKETPLACE_MAX_JSON_BYTES"]))
+                   max_json_bytes=int(config["MARKETPLACE_MAX_JSON_BYTES"]),
+                   download_timeout=float(config["MARKETPLACE_DOWNLOAD_TIMEOUT"]))
 
     def url(self, path: str) -> str:
         """An address on the store; absolute ones must stay on the store's own host."""
@@ -246,7 +248,7 @@ class StoreClient:
 
     def download(self, path: str, dest: Path, max_bytes: int, progress=None) -> tuple[str, int]:
         """Stream a file to `dest` (via a .part file); returns its sha256 and size."""
-        deadline = Deadline(self.total_timeout)
+        deadline = Deadline(self.download_timeout)
         response = self._get(self.url(path), deadline, {"Accept": "application/zip, application/octet-stream"})
         self._check_status(response)
         total = response.headers.get("Content-Length")
