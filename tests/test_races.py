@@ -145,3 +145,22 @@ def _no_background_leftovers():
     yield
     jobs.wait_for_jobs()
     catalog.wait_for_background()
+
+
+def test_a_second_cli_install_while_one_runs_says_so_in_one_line(app, hub_server):
+    """Two `modules install` at once: the second finds the first's active job and stops, no traceback."""
+    from panel.models import utcnow
+
+    with app.app_context():
+        catalog.refresh()
+        running = Job(kind="install", slug="hello", active_slug="hello", state="running", phase="download",
+                      heartbeat_at=utcnow(), params={"name": "Hello", "version": "1.2.0"})
+        db.session.add(running)
+        db.session.commit()
+        running_id = running.id
+    result = app.test_cli_runner().invoke(args=["modules", "install", "hello"])
+    assert result.exit_code != 0 and "Traceback" not in result.output
+    assert f"already running (job {running_id})" in result.output
+    with app.app_context():
+        assert db.session.scalars(select(Job).where(Job.slug == "hello")).all()[0].id == running_id
+        assert len(db.session.scalars(select(Job).where(Job.slug == "hello")).all()) == 1
