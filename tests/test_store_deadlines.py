@@ -17,7 +17,8 @@ DEADLINE = 1.0
 
 class BadStore:
     """A loopback TCP server that reads the request, then behaves as told:
-    `silent` never answers; `stall` sends headers and half the body, then waits; `close` sends half and hangs up."""
+    `silent` never answers; `stall` sends headers and half the body, then waits; `close` sends half and hangs up;
+    `drip` sends half, then a byte every 0.1 s, so no single read ever times out."""
 
     def __init__(self, behaviour: str):
         self.behaviour = behaviour
@@ -43,8 +44,12 @@ class BadStore:
                 conn.recv(65536)
                 body = b'{"modules": [' + b" " * 1000
                 head = b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: 4000\r\n\r\n"
-                if self.behaviour in ("stall", "close"):
+                if self.behaviour in ("stall", "close", "drip"):
                     conn.sendall(head + body)
+                for _ in range(100 if self.behaviour == "drip" else 0):  # a byte every 0.1 s: never idle long
+                    if self.stopped.wait(0.1):
+                        break
+                    conn.sendall(b" ")
                 if self.behaviour == "close":
                     conn.close()
             except OSError:
@@ -85,7 +90,7 @@ def timed(call):
     return time.monotonic() - started, str(info.value)
 
 
-@pytest.mark.parametrize("behaviour", ["silent", "stall"])
+@pytest.mark.parametrize("behaviour", ["silent", "stall", "drip"])
 def test_a_store_that_stops_answering_ends_at_the_deadline_with_the_time_message(bad_store, behaviour):
     store = bad_store(behaviour)
     client = client_for(store.url)
