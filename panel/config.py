@@ -31,11 +31,16 @@ DEFAULTS = {
     "LOG_LEVEL": "INFO",
     "MARKETPLACE_CONNECT_TIMEOUT": 3.05,
     "MARKETPLACE_READ_TIMEOUT": 10.0,
-    "MARKETPLACE_TOTAL_TIMEOUT": 30.0,
+    # The whole of one store request a page waits for (connecting, retries, body): well below
+    # gunicorn's 30-second worker time-out. Package downloads run in jobs and have their own limit.
+    "MARKETPLACE_TOTAL_TIMEOUT": 20.0,
+    "MARKETPLACE_DOWNLOAD_TIMEOUT": 300.0,
     "MARKETPLACE_RETRIES": 2,
     "MARKETPLACE_BACKOFF": 0.3,
     "MARKETPLACE_MAX_JSON_BYTES": 16 * 1024 * 1024,
-    "MARKETPLACE_RETRY_FAILED_SECONDS": 60,  # a failed catalog refresh is retried this soon
+    "MARKETPLACE_RETRY_FAILED_SECONDS": 60,
+    "JOB_HEARTBEAT_SECONDS": 2.0,  # a running job writes its heartbeat this often
+    "JOB_DEAD_AFTER_SECONDS": 30.0,  # a job without a heartbeat for this long is marked failed, on any node  # a failed catalog refresh is retried this soon
     "DATABASE_URL": "",  # empty: SQLite in the instance folder
     "SECRET_KEY": "",  # empty: generated once into instance/secret_key
     "SESSION_HOURS": 12,  # a sign-in without "keep me signed in" ends after this long
@@ -56,7 +61,7 @@ ENV_KEYS = (
     "PENDING_UPLOAD_TTL_SECONDS", "MARKETPLACE_CONNECT_TIMEOUT", "MARKETPLACE_READ_TIMEOUT",
     "MARKETPLACE_TOTAL_TIMEOUT", "MARKETPLACE_RETRIES", "MARKETPLACE_BACKOFF", "MARKETPLACE_MAX_JSON_BYTES",
     "MARKETPLACE_RETRY_FAILED_SECONDS", "LOG_LEVEL", "SESSION_HOURS", "REMEMBER_DAYS", "SIGN_IN_LOCKOUT_SECONDS",
-    "DATABASE_BUSY_TIMEOUT",
+    "DATABASE_BUSY_TIMEOUT", "JOB_HEARTBEAT_SECONDS", "JOB_DEAD_AFTER_SECONDS", "MARKETPLACE_DOWNLOAD_TIMEOUT",
 )
 TRUE_WORDS, FALSE_WORDS = ("1", "true", "yes", "on"), ("0", "false", "no", "off")
 

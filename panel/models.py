@@ -5,7 +5,7 @@ from datetime import datetime, timezone
 
 from flask_login import UserMixin
 from sqlalchemy import JSON, Boolean, DateTime, ForeignKey, Integer, String, Text, UniqueConstraint
-from sqlalchemy.orm import Mapped, mapped_column
+from sqlalchemy.orm import Mapped, mapped_column, validates
 from werkzeug.security import check_password_hash, generate_password_hash
 
 from .extensions import db
@@ -178,6 +178,19 @@ class Job(db.Model):
     actor: Mapped[str] = mapped_column(String(64), default="")
     created_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow, onupdate=utcnow)
+    # The slug while the job is queued or running, NULL once it ended: being unique, it lets the
+    # database itself refuse a second active job for a module (NULLs never collide, on SQLite and PostgreSQL).
+    active_slug: Mapped[str | None] = mapped_column(String(48), nullable=True)
+    # Written every few seconds while the job runs (panel/services/jobs.py): liveness on any node.
+    heartbeat_at: Mapped[datetime | None] = mapped_column(DateTime, nullable=True)
+
+    __table_args__ = (UniqueConstraint("active_slug", name="uq_jobs_active_slug"),)
+
+    @validates("state")
+    def _end_activity(self, _key, value):
+        if value not in ("queued", "running"):
+            self.active_slug = None
+        return value
 
 
 class InstallJournal(db.Model):

@@ -152,7 +152,9 @@ def _echo_progress():
 
 
 def _install(slug: str, version: str | None, actor: str = "cli"):
-    job = install_jobs.create_install(slug, version, actor)
+    job, created = install_jobs.create_install(slug, version, actor)
+    if not created:
+        fail(str(install_jobs.already_running(job)))
     click.echo(f"{slug} {job.params['version']}: job {job.id}")
     job = install_jobs.run_install(job.id, echo=_echo_progress())
     if job.state != "done":

@@ -18,7 +18,7 @@ from pathlib import Path
 from flask import current_app
 from flask_babel import lazy_gettext as _l
 
-from ..errors import NotFound, PackageError
+from ..errors import Conflict, NotFound, PackageError
 
 TOKEN_RE = re.compile(r"^[0-9a-f]{32}$")
 CHUNK = 1024 * 1024
@@ -35,6 +35,13 @@ def _paths(token: str) -> tuple[Path, Path]:
         raise NotFound(_l("This upload has expired or does not exist; upload the file again."))
     base = folder()
     return base / f"{token}.zip", base / f"{token}.json"
+
+
+def _claimed(token: str) -> Path:
+    return _paths(token)[0].with_suffix(".claimed")
+
+
+ALREADY_CLAIMED = _l("This upload is already being installed (a second press); see the installed modules.")
 
 
 def receive(stream, max_bytes: int) -> tuple[str, Path]:
@@ -73,6 +80,8 @@ def remember(token: str, meta: dict) -> None:
 
 def load(token: str) -> tuple[Path, dict]:
     package, info = _paths(token)
+    if _claimed(token).exists():
+        raise Conflict(ALREADY_CLAIMED)
     ttl = int(current_app.config["PENDING_UPLOAD_TTL_SECONDS"])
     try:
         meta = json.loads(info.read_text(encoding="utf-8"))
@@ -85,9 +94,32 @@ def load(token: str) -> tuple[Path, dict]:
     return package, meta
 
 
+def claim(token: str) -> tuple[Path, dict]:
+    """Take the upload for installation in one atomic step (a rename): of two presses on any worker,
+    one gets the package, the other a Conflict saying so. `release` gives it back after a failure."""
+    package, meta = load(token)
+    claimed = _claimed(token)
+    try:
+        os.link(package, claimed)  # fails if another press made it first (unlike rename, never replaces)
+    except FileExistsError:
+        raise Conflict(ALREADY_CLAIMED) from None
+    except FileNotFoundError:
+        raise Conflict(ALREADY_CLAIMED) from None
+    package.unlink(missing_ok=True)
+    os.utime(claimed)  # the time-to-live counts from the claim: an install in progress is never expired
+    return claimed, meta
+
+
+def release(token: str) -> None:
+    """A claimed upload that was not installed waits for a decision again."""
+    with contextlib.suppress(NotFound, FileNotFoundError):
+        package, _ = _paths(token)
+        os.replace(_claimed(token), package)
+
+
 def discard(token: str) -> None:
     with contextlib.suppress(NotFound):
-        for path in _paths(token):
+        for path in (*_paths(token), _claimed(token)):
             with contextlib.suppress(FileNotFoundError):
                 path.unlink()
 

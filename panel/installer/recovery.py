@@ -18,7 +18,7 @@ from ..extensions import db
 from ..manifest import SLUG_RE
 from ..models import InstallJournal, Job, Module
 from ..runtime.registry import bump_generation
-from ..services import audit
+from ..services import audit, jobs
 from ..services.locks import is_locked, try_lock
 from . import pending
 from .transaction import paths, remove, undo_files
@@ -85,6 +85,7 @@ def _recover(result: dict) -> dict:
                 for path in cleanup:
                     remove(path)
                 row.step = "finished"
+                _record_finished(row, data)
                 db.session.commit()
                 result["finished"].append(row.slug)
                 continue
@@ -111,8 +112,20 @@ def _record_undone(row: InstallJournal, data: dict) -> None:
                               version=data.get("new_version", "?"), reason=reason))[:1000]
     if row.job_id:
         job = db.session.get(Job, row.job_id)
-        if job is not None and job.state in ("queued", "running"):
+        if job is not None and job.state in jobs.ACTIVE:
             job.state, job.message = "failed", reason
+        jobs.discard_files(job)
+
+
+def _record_finished(row: InstallJournal, data: dict) -> None:
+    """The change had committed when the panel stopped: its job is done, and says it was interrupted."""
+    if not row.job_id:
+        return
+    job = db.session.get(Job, row.job_id)
+    if job is not None and job.state in jobs.ACTIVE:
+        job.state, job.phase = "done", "done"
+        job.message = str(jobs.kept_message(job, data.get("new_version")))
+    jobs.discard_files(job)
 
 
 def _owner(name: str, prefix: str) -> str | None:

@@ -19,6 +19,7 @@ from ..extensions import db
 from ..manifest import SLUG_RE
 from ..models import CatalogCache, Module, utcnow
 from ..versions import core_compatible, is_valid_specifier, newer, normalized, sort_key
+from . import cache_rows
 from .client import StoreClient, StoreError
 
 log = logging.getLogger(__name__)
@@ -293,13 +294,10 @@ def _record_failure(url: str, message: str) -> None:
     """Note the failed check; the stored catalog itself is never touched."""
     db.session.rollback()
     now = utcnow()
-    row_id = db.session.scalar(select(CatalogCache.id).where(CatalogCache.url == url[:500]))
-    if row_id is None:
-        db.session.add(CatalogCache(url=url[:500], data=[], checked_at=now, last_error=message, last_error_at=now))
-    else:
-        db.session.execute(update(CatalogCache).where(CatalogCache.id == row_id)
-                           .values(checked_at=now, last_error=message, last_error_at=now))
-    db.session.commit()
+    if cache_rows.row_id(url) is None:
+        cache_rows.save(url, data=[], checked_at=now, last_error=message, last_error_at=now)
+    else:  # never touches the stored catalog
+        cache_rows.save(url, checked_at=now, last_error=message, last_error_at=now)
 
 
 def refresh() -> RefreshResult:
@@ -336,11 +334,7 @@ def _fetch() -> RefreshResult:
     now = utcnow()
     values = {"data": modules, "etag": (result.etag or "")[:200] or None, "skipped": skipped, "fetched_at": now,
               "checked_at": now, "last_error": None, "last_error_at": None}
-    if row_id is None:
-        db.session.add(CatalogCache(url=url[:500], **values))
-    else:  # an UPDATE statement: the old catalog is never loaded just to be replaced
-        db.session.execute(update(CatalogCache).where(CatalogCache.id == row_id).values(**values))
-    db.session.commit()
+    cache_rows.save(url, **values)
     log.info("marketplace catalog fetched: %d modules, %d skipped", len(modules), skipped)
     return RefreshResult("updated", skipped=skipped, count=len(modules))
 

@@ -18,6 +18,7 @@ from ..extensions import db
 from ..models import CatalogCache, utcnow
 from ..versions import core_compatible, sort_key
 from .catalog import LIMITS, Malformed, _text, _version_text, safe_url, store_url
+from . import cache_rows
 from .client import StoreClient, StoreError
 
 ALLOWED_TAGS = {"p", "br", "hr", "strong", "em", "b", "i", "code", "pre", "blockquote", "ul", "ol", "li",
@@ -118,12 +119,8 @@ def _fetch(path: str, normalize, network: bool = True) -> Document | None:
             return Document(row.data, row.fetched_at, str(exc))
         raise
     now = utcnow()
-    if row is None:
-        row = CatalogCache(url=url[:500])
-        db.session.add(row)
-    row.data, row.etag, row.fetched_at, row.checked_at = data, (result.etag or "")[:200] or None, now, now
-    row.last_error = row.last_error_at = None
-    db.session.commit()
+    cache_rows.save(url, data=data, etag=(result.etag or "")[:200] or None, fetched_at=now, checked_at=now,
+                    last_error=None, last_error_at=None)
     return Document(data, now)
 
 

@@ -7,15 +7,17 @@ import logging
 import os
 import socket
 from pathlib import Path
+from typing import NamedTuple
 
 from flask import current_app
 from flask_babel import lazy_gettext as _l
 from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
 
 from ..errors import Conflict, NotFound, PanelError
 from ..extensions import db
 from ..installer import install_package
-from ..models import Job
+from ..models import Job, utcnow
 from ..services import jobs
 from ..versions import CORE_VERSION, core_compatible, normalized
 from . import catalog, signing
@@ -44,38 +46,74 @@ def _release(slug: str, version: str | None) -> tuple[dict, dict]:
     return item, release
 
 
-def create_install(slug: str, version: str | None, actor: str) -> Job:
-    """A queued install job for `slug` (its newest compatible version unless `version` is given)."""
+class Claim(NamedTuple):
+    job: Job
+    created: bool  # False: another press (any worker, node or command) already has an active job for this module
+
+
+def create_install(slug: str, version: str | None, actor: str) -> Claim:
+    """A queued install job for `slug` (its newest compatible version unless `version` is given).
+
+    One atomic step: the job row carries `active_slug`, unique while the job is active, so of two
+    concurrent presses the database lets one insert; the other is handed the winner's job."""
     item, release = _release(slug, version)
-    running = db.session.scalars(select(Job).where(Job.slug == slug, Job.state.in_(jobs.ACTIVE))).first()
+    jobs.fail_dead_jobs(slug)  # a job whose worker died must not be handed out
+    running = _active_job(slug)
     if running is not None:
-        return running
-    job = Job(kind="install", slug=slug, state="queued", phase="queued", actor=actor[:64],
-              bytes_total=int(release.get("size") or 0),
+        return Claim(running, False)
+    job = Job(kind="install", slug=slug, active_slug=slug, state="queued", phase="queued", actor=actor[:64],
+              bytes_total=int(release.get("size") or 0), heartbeat_at=utcnow(),
               params={"version": release["version"], "name": item["name"], "sha256": release["sha256"],
                       "signature": release["signature"], "download_url": release["download_url"],
                       "store": catalog.store_url(), "explicit": bool(version), "pid": os.getpid(),
                       "host": socket.gethostname()})
     db.session.add(job)
-    db.session.commit()
-    return job
+    try:
+        db.session.commit()
+    except IntegrityError:
+        db.session.rollback()
+        running = _active_job(slug)
+        if running is None:  # the winner already finished: this press is late, not lost
+            raise Conflict(_l("Another install of %(name)s just finished; check the module list.",
+                              name=item["name"])) from None
+        return Claim(running, False)
+    return Claim(job, True)
 
 
-def start_install(slug: str, version: str | None, actor: str) -> Job:
+def already_running(job: Job):
+    """What the second press is told."""
+    return _l("An install of %(name)s is already running (job %(id)s); this press did not start another.",
+              name=(job.params or {}).get("name") or job.slug, id=job.id)
+
+
+def _active_job(slug: str) -> Job | None:
+    return db.session.scalars(select(Job).where(Job.active_slug == slug)).first()
+
+
+def start_install(slug: str, version: str | None, actor: str) -> Claim:
     """Create the job and run it in a background thread; returns at once."""
-    job = create_install(slug, version, actor)
-    jobs.run_in_background(job, run_install)
-    return job
+    claim = create_install(slug, version, actor)
+    if claim.created:
+        jobs.run_in_background(claim.job, run_install)
+    return claim
 
 
 def run_install(job_id: int, echo=None) -> Job:
     """Download, verify (sha256, signature), then hand the package to the installer pipeline."""
     job = jobs.get(job_id)
+    if not jobs.claim_run(job):
+        return job  # another thread, process or node runs it (or it ended): never run a job twice
     params = dict(job.params or {})
     progress = jobs.Progress(job, echo)
     dest = Path(current_app.config["CACHE_PATH"]) / f"job-{job.id}-{job.slug}-{params['version']}.zip"
     job.params = {**params, "download": str(dest)}
-    progress.save(force=True, state="running", phase="download", message="")
+    progress.save(force=True, phase="download", message="")
+    with jobs.heartbeat(job_id):
+        return _work(job, params, dest, progress)
+
+
+def _work(job: Job, params: dict, dest: Path, progress: jobs.Progress) -> Job:
+    job_id = job.id
     client = None
     try:
         client = StoreClient.from_config(current_app.config)

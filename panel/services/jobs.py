@@ -5,20 +5,22 @@ A job runs in a background thread with its own app context; every phase and byte
 written to its row, so any worker can answer `GET /jobs/<id>`.
 """
 
+import contextlib
 import logging
 import os
 import socket
 import threading
 import time
+from datetime import timedelta
 from pathlib import Path
 
 from flask import current_app
 from flask_babel import lazy_gettext as _l
-from sqlalchemy import select
+from sqlalchemy import and_, func, select, update
 
 from ..errors import NotFound
 from ..extensions import db
-from ..models import Job
+from ..models import InstallJournal, Job, utcnow
 
 log = logging.getLogger(__name__)
 ACTIVE = ("queued", "running")
@@ -27,9 +29,13 @@ _threads: list[threading.Thread] = []
 
 
 def get(job_id) -> Job:
+    """The job; one whose heartbeat stopped past the bound is reported failed from now on."""
     job = db.session.get(Job, job_id) if isinstance(job_id, int) and 0 < job_id < 2**63 else None
     if job is None:
         raise NotFound(_l("There is no job number %(id)s.", id=str(job_id)[:20]))
+    if job.state in ACTIVE and (job.heartbeat_at or job.updated_at or job.created_at) < utcnow() - _dead_after():
+        fail_dead_jobs(job.slug)
+        db.session.refresh(job)
     return job
 
 
@@ -59,34 +65,139 @@ def percent(job: Job) -> int:
 def _pid_alive(pid) -> bool:
     try:
         os.kill(int(pid), 0)
-    except (ProcessLookupError, ValueError, TypeError):
+    except (ProcessLookupError, ValueError, TypeError, OverflowError):
         return False
     except PermissionError:
         return True
     return True
 
 
+def _dead_after() -> timedelta:
+    return timedelta(seconds=float(current_app.config["JOB_DEAD_AFTER_SECONDS"]))
+
+
+def _last_sign_of_life():
+    return func.coalesce(Job.heartbeat_at, Job.updated_at, Job.created_at)
+
+
+INTERRUPTED = _l("Interrupted: the panel stopped while this job was running.")
+
+
+def kept_message(job: Job, version: str | None = None):
+    """A job whose change had committed when its process stopped: done, and saying so."""
+    params = job.params or {}
+    return _l("%(name)s %(version)s installed; the panel stopped just before the job finished, and the change "
+              "was kept.", name=params.get("name") or job.slug, version=version or params.get("version") or "?")
+
+
+def _outcome(job: Job) -> tuple[str, str]:
+    """What an interrupted job really did, from the install journal: committed (done) or not (failed)."""
+    journal = db.session.scalars(select(InstallJournal).where(InstallJournal.job_id == job.id)
+                                 .order_by(InstallJournal.id.desc())).first()
+    if journal is not None and journal.done and journal.step != "failed":
+        return "done", str(kept_message(job, (journal.data or {}).get("new_version")))
+    if journal is not None and journal.step == "failed" and (journal.data or {}).get("reason"):
+        return "failed", str(journal.data["reason"])[:1000]
+    return "failed", str(INTERRUPTED)
+
+
+def _end_interrupted(where) -> list[int]:
+    """End the active jobs matching `where`, each with one conditional UPDATE (so two nodes, or a
+    heartbeat that comes back, never both win); returns their ids and removes their files."""
+    ended = []
+    for job in list(db.session.scalars(select(Job).where(Job.state.in_(ACTIVE), where))):
+        state, message = _outcome(job)
+        done = db.session.execute(update(Job).where(Job.id == job.id, Job.state.in_(ACTIVE), where)
+                                  .values(state=state, phase=state if state == "done" else job.phase,
+                                          active_slug=None, message=message, updated_at=utcnow()))
+        if done.rowcount:
+            ended.append(job.id)
+    db.session.commit()
+    for job_id in ended:
+        discard_files(db.session.get(Job, job_id))
+    return ended
+
+
+def fail_dead_jobs(slug: str | None = None) -> list[int]:
+    """Jobs whose heartbeat stopped longer than JOB_DEAD_AFTER_SECONDS ago are ended (any node may do it):
+    done if their change had committed, failed otherwise."""
+    where = _last_sign_of_life() < utcnow() - _dead_after()
+    if slug is not None:
+        where = and_(where, Job.slug == slug)
+    return _end_interrupted(where)
+
+
+def discard_files(job: Job | None) -> None:
+    """The job's downloaded package (and its .part); only names the panel made, only in the cache."""
+    if job is None:
+        return
+    name = Path(str((job.params or {}).get("download") or "")).name
+    if name.startswith("job-"):
+        cache = Path(current_app.config["CACHE_PATH"])
+        for leftover in (cache / name, cache / f"{name}.part"):
+            leftover.unlink(missing_ok=True)
+
+
+def _sweep_cache() -> None:
+    """Downloads of jobs that are no longer active (a crash between download and clean-up)."""
+    cache = Path(current_app.config["CACHE_PATH"])
+    active = set(db.session.scalars(select(Job.id).where(Job.state.in_(ACTIVE))))
+    for entry in cache.glob("job-*") if cache.is_dir() else []:
+        number = entry.name[4:].split("-", 1)[0]
+        if number.isascii() and number.isdigit() and int(number) not in active:
+            entry.unlink(missing_ok=True)
+
+
 def fail_interrupted_jobs() -> int:
-    """At start-up: jobs still queued or running whose process is gone are marked failed and cleaned up."""
+    """At start-up: active jobs of a dead process on this host, and jobs whose heartbeat stopped, are
+    marked failed; downloads no active job owns are removed."""
     try:
         host = socket.gethostname()
-        count = 0
-        for job in db.session.scalars(select(Job).where(Job.state.in_(ACTIVE))):
-            params = job.params or {}
-            if params.get("host") == host and params.get("pid") and _pid_alive(params["pid"]):
-                continue  # its process still runs it
-            job.state, job.message = "failed", str(_l("Interrupted: the panel stopped while this job was running."))
-            for name in (params.get("download"), f"{params.get('download')}.part"):
-                if name and Path(name).name.startswith("job-"):
-                    Path(current_app.config["CACHE_PATH"], Path(name).name).unlink(missing_ok=True)
-            count += 1
+        gone = [job.id for job in db.session.scalars(select(Job).where(Job.state.in_(ACTIVE)))
+                if (job.params or {}).get("host") == host and not _pid_alive((job.params or {}).get("pid"))]
+        count = len(_end_interrupted(Job.id.in_(gone))) if gone else 0
+        count += len(fail_dead_jobs())
+        _sweep_cache()
         if count:
-            db.session.commit()
             log.warning("%d interrupted job(s) marked failed", count)
         return count
     except Exception:
         db.session.rollback()
         raise
+
+
+def claim_run(job: Job) -> bool:
+    """Queued -> running as one conditional UPDATE: true for exactly one caller, on any node."""
+    claimed = db.session.execute(update(Job).where(Job.id == job.id, Job.state == "queued")
+                                 .values(state="running", heartbeat_at=utcnow(), updated_at=utcnow())).rowcount
+    db.session.commit()
+    db.session.refresh(job)
+    return bool(claimed)
+
+
+@contextlib.contextmanager
+def heartbeat(job_id: int):
+    """While the block runs, a thread writes the job's heartbeat every JOB_HEARTBEAT_SECONDS."""
+    interval = float(current_app.config["JOB_HEARTBEAT_SECONDS"])
+    engine = db.engine
+    stop = threading.Event()
+
+    def beat():
+        while not stop.wait(interval):
+            try:
+                with engine.begin() as conn:
+                    conn.execute(update(Job).where(Job.id == job_id, Job.state.in_(ACTIVE))
+                                 .values(heartbeat_at=utcnow()))
+            except Exception:  # noqa: BLE001 — a busy database skips one beat; the bound allows several
+                log.debug("heartbeat of job %s skipped", job_id, exc_info=True)
+
+    thread = threading.Thread(target=beat, name=f"job-{job_id}-heartbeat", daemon=True)
+    thread.start()
+    try:
+        yield
+    finally:
+        stop.set()
+        thread.join(interval + 5)
 
 
 # --- running --------------------------------------------------------------------------------------
@@ -125,6 +236,7 @@ class Progress:
         changed_phase = "phase" in fields and fields["phase"] != self.job.phase
         for key, value in fields.items():
             setattr(self.job, key, value)
+        self.job.heartbeat_at = utcnow()
         now = time.monotonic()
         if force or changed_phase or now - self.last >= PROGRESS_INTERVAL:
             self.last = now

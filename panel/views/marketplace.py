@@ -54,7 +54,11 @@ def changes(slug):
 
 @bp.post("/<slug>/install")
 def install(slug):
-    job = install_jobs.start_install(slug, (request.form.get("version") or "").strip()[:64] or None, current_user.username)
+    job, created = install_jobs.start_install(slug, (request.form.get("version") or "").strip()[:64] or None,
+                                              current_user.username)
+    notice = None if created else str(install_jobs.already_running(job))
     if not request.htmx:
+        if notice:
+            flash(notice, "info")
         return redirect(url_for("jobs.show", job_id=job.id))
-    return render_template("jobs/_progress.html", **job_context(job))
+    return render_template("jobs/_progress.html", **job_context(job), notice=notice)

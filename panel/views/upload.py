@@ -46,12 +46,16 @@ def upload():
 
 @bp.post("/upload/<token>/install")
 def confirm(token):
-    path, meta = pending.load(token)
-    report = inspect_package(path)
-    if report.comparison == "downgrade" and not request.form.get("confirm_downgrade"):
-        raise FormError({"confirm_downgrade": _l("Tick the box to confirm installing an older version.")})
-    module = install_package(path, current_user.username, source="upload",
-                             allow_downgrade=report.comparison == "downgrade", expected_slug=meta.get("slug"))
+    path, meta = pending.claim(token)  # a second press (double-click, other tab or worker) is told, not run
+    try:
+        report = inspect_package(path)
+        if report.comparison == "downgrade" and not request.form.get("confirm_downgrade"):
+            raise FormError({"confirm_downgrade": _l("Tick the box to confirm installing an older version.")})
+        module = install_package(path, current_user.username, source="upload",
+                                 allow_downgrade=report.comparison == "downgrade", expected_slug=meta.get("slug"))
+    except BaseException:
+        pending.release(token)
+        raise
     pending.discard(token)
     if report.current is None:
         flash(gettext("%(name)s %(version)s is installed; enable it when you are ready.", name=module.name,
