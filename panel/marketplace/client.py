@@ -168,10 +168,30 @@ class StoreClient:
             raise StoreError(_l("The marketplace sent an answer that is not valid JSON.")) from None
         return JsonResult(data=data, etag=response.headers.get("ETag"))
 
-    def download(self, path: str, dest: Path, max_bytes: int, progress=None) -> tuple[str, int]:
-        """Stream a file to `dest` (via a .part file); returns its sha256 and size."""
+    def post_json(self, path: str, payload: dict) -> tuple[int, object]:
+        """POST a JSON object (never retried: it may change the store's records); the status and the
+        JSON answer (None when it is not JSON), refusals included, so the caller can read their reason."""
         started = time.monotonic()
-        response = self._get(self.url(path), {"Accept": "application/zip, application/octet-stream"})
+        try:
+            response = self.session.post(self.url(path), json=payload, timeout=self.timeout, stream=True,
+                                         allow_redirects=False)
+        except requests.exceptions.RequestException as exc:
+            if _timed_out(exc):
+                raise StoreError(_l("The marketplace did not answer in time.")) from None
+            raise StoreError(_l("The marketplace could not be reached.")) from None
+        body = b"".join(self._iter_capped(response, self.max_json_bytes, started))
+        try:
+            data = json.loads(body)
+        except (ValueError, RecursionError):
+            data = None
+        return response.status_code, data
+
+    def download(self, path: str, dest: Path, max_bytes: int, progress=None,
+                 headers: dict | None = None) -> tuple[str, int]:
+        """Stream a file to `dest` (via a .part file); returns its sha256 and size. `headers` add to
+        the request's (a paid package's `X-License-Token`)."""
+        started = time.monotonic()
+        response = self._get(self.url(path), {"Accept": "application/zip, application/octet-stream", **(headers or {})})
         self._check_status(response)
         total = response.headers.get("Content-Length")
         total = int(total) if total and total.isdigit() else 0

@@ -16,7 +16,7 @@ from ..errors import Conflict, NotFound, PanelError
 from ..extensions import db
 from ..installer import install_package
 from ..models import Job
-from ..services import jobs
+from ..services import jobs, licenses
 from ..versions import CORE_VERSION, core_compatible, normalized
 from . import catalog, signing
 from .client import StoreClient
@@ -47,6 +47,7 @@ def _release(slug: str, version: str | None) -> tuple[dict, dict]:
 def create_install(slug: str, version: str | None, actor: str) -> Job:
     """A queued install job for `slug` (its newest compatible version unless `version` is given)."""
     item, release = _release(slug, version)
+    licenses.require_install(slug, release["version"])  # licensing: refused before anything is queued
     running = db.session.scalars(select(Job).where(Job.slug == slug, Job.state.in_(jobs.ACTIVE))).first()
     if running is not None:
         return running
@@ -82,7 +83,8 @@ def run_install(job_id: int, echo=None) -> Job:
         if client.base_url != params.get("store"):
             raise PanelError(_l("The marketplace address changed since this job was queued; start it again."))
         digest, size = client.download(params["download_url"], dest,
-                                       int(current_app.config["MAX_PACKAGE_BYTES"]), progress.download)
+                                       int(current_app.config["MAX_PACKAGE_BYTES"]), progress.download,
+                                       headers=licenses.download_headers(job.slug))  # licensing: paid download
         progress.save(force=True, phase="verify", bytes_done=size, bytes_total=size)
         if params.get("sha256") and digest != params["sha256"]:
             raise PanelError(_l("The downloaded package does not match the catalog's checksum; it was not installed."))

@@ -46,6 +46,12 @@ def _decode_key(text) -> Ed25519PublicKey:
         raise PackageError(_l("The marketplace published a signing key the panel cannot read.")) from None
 
 
+def known_key(base_url: str) -> Ed25519PublicKey | None:
+    """The key already pinned for the store at `base_url`, without any request; None when none is."""
+    pinned = _read_pins().get(base_url)
+    return _decode_key(pinned) if pinned else None
+
+
 def pinned_key(client: StoreClient) -> Ed25519PublicKey | None:
     """The key pinned for this store; fetched and pinned on first use. None when the store signs nothing."""
     pins = _read_pins()
