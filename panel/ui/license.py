@@ -55,7 +55,7 @@ def marketplace_license(entry: dict) -> dict | None:
 
 
 def _since(moment) -> str:
-    return format_timedelta(utcnow() - moment, add_direction=True) if moment else ""
+    return format_timedelta(moment - utcnow(), add_direction=True) if moment else ""
 
 
 def _rows(view: licenses.License) -> tuple[list[dict], list[dict]]:
