@@ -86,7 +86,8 @@ def card(client, slug=PAID) -> str:
 
 
 def travel(clock, days):
-    clock.move_to(T0 + timedelta(days=days))
+    """To `days` after T0, and an hour: the trial started a few (ticking) seconds after T0."""
+    clock.move_to(T0 + timedelta(days=days, hours=1))
     license_expiry.forget()
 
 
@@ -138,7 +139,7 @@ def test_unknown_key_and_installation_limit_are_explained(app, panel, hub_server
 
 def test_trial_expiry_disables_keeps_settings_and_a_coupon_enables_again(app, panel, clock):
     activate(panel)
-    assert 'data-action="trial"' in page(panel, "/marketplace") and "Try free for 14 days" in page(panel, "/marketplace")
+    assert 'data-license-action="trial"' in page(panel, "/marketplace") and "Try free for 14 days" in page(panel, "/marketplace")
     response = post(panel, f"/marketplace/{PAID}/trial")
     assert response.status_code == 303
     assert "Trial: 14 days left" in page(panel, f"/marketplace/{PAID}")
@@ -152,7 +153,8 @@ def test_trial_expiry_disables_keeps_settings_and_a_coupon_enables_again(app, pa
 
     travel(clock, 12)
     dashboard = page(panel, "/")
-    assert "The trial of Invoices Pro ends in 2 days." in dashboard and 'href="/license#coupon"' in dashboard
+    widget = dashboard[dashboard.index("license-widget"):dashboard.index("</section>")]
+    assert "The trial of Invoices Pro ends in 2 days." in widget and 'href="/license#coupon"' in widget, widget
 
     travel(clock, 15)
     html = card(panel)  # the first request after the end disables it, no network needed

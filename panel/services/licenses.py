@@ -31,6 +31,10 @@ from ..models import LicenseState, utcnow
 
 log = logging.getLogger(__name__)
 ROW_ID = 1
+# Tokens already verified, by (token, installation, store key): the same bytes under the same key
+# verify the same way, so a request re-uses the answer instead of running Ed25519 again.
+_VERIFIED: dict[tuple, dict] = {}
+_VERIFIED_MAX = 32
 _READ = select(LicenseState.__table__).where(LicenseState.id == ROW_ID)
 
 
@@ -83,10 +87,18 @@ def _verified(row) -> tuple[dict | None, str | None, bool]:
     if key is None:
         return None, str(_l("The store's signing key is not known yet: check the license again when the store "
                             "can be reached.")), False
+    seen = (row.token, row.installation_id, key.public_bytes_raw())
+    claims = _VERIFIED.get(seen)
+    if claims is not None:
+        return claims, None, True
     try:
-        return token.verify(row.token, key, installation=row.installation_id), None, True
+        claims = token.verify(row.token, key, installation=row.installation_id)
     except token.TokenError as exc:
         return None, str(exc), True
+    if len(_VERIFIED) >= _VERIFIED_MAX:
+        _VERIFIED.clear()
+    _VERIFIED[seen] = claims
+    return claims, None, True
 
 
 def current() -> License:
