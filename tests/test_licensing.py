@@ -12,7 +12,9 @@ import time_machine
 from sqlalchemy import select, text
 
 from conftest import SOURCES, create_admin, htmx_post, make_app, sign_in
+from panel.errors import Conflict
 from panel.extensions import db
+from panel.installer import install_package
 from panel.hub.licenses import DEMO_COUPONS, DEMO_LICENSE_KEY
 from panel.licensing import keys
 from panel.marketplace import catalog
@@ -329,6 +331,9 @@ def test_direct_posts_the_upload_and_the_cli_are_refused_without_a_license(app, 
     archive = shutil.make_archive(str(tmp_path / PAID), "zip", SOURCES / PAID)
     result = app.test_cli_runner().invoke(args=["modules", "install-file", archive])
     assert result.exit_code != 0 and "This module is paid" in result.output
+    with app.app_context():  # the pipeline itself refuses too, whatever checked (or did not check) before
+        with pytest.raises(Conflict, match="This module is paid"):
+            install_package(archive, "test", source="upload")
     assert module_row(app) is None
 
 

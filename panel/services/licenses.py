@@ -187,7 +187,7 @@ def explain(granted: token.Entitlement) -> str:
                       date=day(granted.refresh_by)))
     if current().key is None:
         return str(_l("This module is paid: enter your license key on the License page, or start a free trial."))
-    return str(_l("This paid module is not part of your license.", ))
+    return str(_l("This paid module is not part of your license."))
 
 
 def run_refusal(slug: str) -> str | None:
