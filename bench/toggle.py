@@ -69,6 +69,39 @@ def bare_panel_routes(app):
         return f'<div id="module-{slug}" data-state="{state}"></div>'
 
 
+def licensed_panel():
+    """A second panel where `hello` is paid (per its catalog) and owned per a stored, signed token:
+    each toggle then reads and verifies the token and checks the entitlement, as every request does."""
+    import base64
+    import json
+    from pathlib import Path
+
+    from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+    from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
+
+    from panel.extensions import db
+    from panel.installer import install_dir
+    from panel.licensing import token
+    from panel.marketplace import catalog
+    from panel.models import CatalogCache, utcnow
+    from panel.services import licenses
+
+    app, client, instance = panel_app()
+    private = Ed25519PrivateKey.generate()
+    with app.app_context():
+        install_dir(ROOT / "panel" / "hub" / "sources" / "hello", "bench")
+        raw = private.public_key().public_bytes(Encoding.Raw, PublicFormat.Raw)
+        (Path(instance) / "marketplace_keys.json").write_text(json.dumps({catalog.store_url(): base64.b64encode(raw).decode()}))
+        entry = catalog.validate_entry({"slug": "hello", "name": "Hello", "version": "1.2.0", "paid": True,
+                                        "versions": [{"version": "1.2.0", "requires_core": ">=1.0"}]})
+        db.session.add(CatalogCache(url=catalog.catalog_url(), data=[entry], fetched_at=utcnow(), checked_at=utcnow()))
+        db.session.commit()
+        claims = token.make_claims(1, "Bench", licenses.installation_id(),
+                                   {"hello": {"kind": "owned", "until": None, "updates_until": None}})
+        licenses.save_token("PANEL-DEMKY-TRYME-ABCDE-FGHJ6", token.sign(claims, private))
+    return app, client
+
+
 def main():
     from panel.installer import install_dir
 
@@ -105,18 +138,28 @@ def main():
     def other_app(state):
         assert other_client.post(f"/bare/twin/{state}").status_code == 200
 
+    licensed_app, licensed_client = licensed_panel()
+    licensed_headers = {"HX-Request": "true", "X-CSRFToken": licensed_client.csrf}
+
+    def licensed_toggle(action):
+        response = licensed_client.post(f"/modules/hello/{action}", headers=licensed_headers)
+        assert response.status_code == 200, response.get_data(as_text=True)[:300]
+        assert "Owned" in response.get_data(as_text=True)
+
     sizes = {action: len(panel_toggle(action).data) for action in ("enable", "disable")}
     for _ in range(20):  # warm up all
         panel_toggle("enable"), panel_toggle("disable")
         flip_twin(orm), flip_twin(sql), flip_twin(other_app)
+        licensed_toggle("enable"), licensed_toggle("disable")
 
-    times = {"toggle": [], "orm": [], "sql": [], "other": []}
+    times = {"toggle": [], "orm": [], "sql": [], "other": [], "licensed": []}
     for i in range(ITERATIONS):
         action = "enable" if i % 2 == 0 else "disable"
         times["toggle"].append(timed(lambda: panel_toggle(action)))
         times["orm"].append(flip_twin(orm))
         times["sql"].append(flip_twin(sql))
         times["other"].append(flip_twin(other_app))
+        times["licensed"].append(timed(lambda: licensed_toggle(action)))
 
     ms = {kind: median_ms(samples) for kind, samples in times.items()}
     ratio = ms["toggle"] / ms["orm"]
@@ -126,6 +169,9 @@ def main():
     print(f"  for reference: the change as one SQL UPDATE in the panel {ms['sql']:.2f} ms "
           f"(toggle = {ms['toggle'] / ms['sql']:.2f}x that); in a separate Flask app without sign-in, CSRF "
           f"or session {ms['other']:.2f} ms (toggle = {ms['toggle'] / ms['other']:.2f}x that)")
+    print(f"toggle with a license present (hello paid per its catalog, owned per the stored token): "
+          f"{ms['licensed']:.2f} ms vs {ms['toggle']:.2f} ms without = {ms['licensed'] / ms['toggle']:.2f}x "
+          f"(goal: unchanged within noise)")
     print(f"fragment: {fragment} bytes (enable {sizes['enable']}, disable {sizes['disable']}; goal <= 4096) "
           f"{'OK' if fragment <= 4096 else 'MISSED'}")
     engine.dispose()

@@ -65,6 +65,7 @@ def create_app(test_config=None) -> Flask:
     app.register_blueprint(views.upload.bp)  # /modules/upload…
     app.register_blueprint(views.marketplace.bp)
     app.register_blueprint(views.jobs.bp)
+    app.register_blueprint(views.license.bp)  # /license…, /marketplace/<slug>/trial, the per-request license check
     cli.register(app)
 
     recover_at_start(app)  # undo or finish installs a crash interrupted; never blocks the start

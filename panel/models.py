@@ -221,3 +221,18 @@ class CatalogCache(db.Model):
     last_error_at: Mapped[datetime | None] = mapped_column(DateTime, nullable=True)
 
     __table_args__ = (UniqueConstraint("url"),)
+
+
+class LicenseState(db.Model):
+    """This installation's license, one row (id 1) shared by every worker and node: the installation
+    id made on first run, the key, the store-signed token (verified offline on each check, never
+    trusted as stored), when the store last answered, and the last refusal or failure (a reason code)."""
+
+    __tablename__ = "license_state"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    installation_id: Mapped[str] = mapped_column(String(64))
+    license_key: Mapped[str | None] = mapped_column(String(40), nullable=True)
+    token: Mapped[str | None] = mapped_column(Text, nullable=True)
+    checked_at: Mapped[datetime | None] = mapped_column(DateTime, nullable=True)
+    attempted_at: Mapped[datetime | None] = mapped_column(DateTime, nullable=True)
+    last_error: Mapped[str | None] = mapped_column(String(64), nullable=True)

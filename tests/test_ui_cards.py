@@ -11,6 +11,7 @@ from sqlalchemy import text
 from sqlalchemy.orm.attributes import flag_modified
 
 from conftest import install_sample
+from license_kit import pin_key, store_token, trial
 from panel.extensions import db
 from panel.marketplace import catalog
 from panel.models import CatalogCache, Module
@@ -21,12 +22,13 @@ from panel.ui.fragments import request_key
 CARD_TEMPLATE_NAMES = {"card", "csrf_token", "url_for", "_"}
 CSRF_TOKEN = re.compile(r'(name="csrf_token" value="|"X-CSRFToken": ")[^"]+')
 CARD_TEMPLATES = ("modules/_card.html", "modules/_card_actions_display.html",
-                  "modules/_card_actions_marketplace.html", "modules/_card_actions_install.html")
+                  "modules/_card_actions_marketplace.html", "modules/_card_actions_install.html",
+                  "license/_card_badge.html")
 
 
-def publish(app, *versions: str) -> None:
+def publish(app, *versions: str, paid: bool = False) -> None:
     """The cached catalog offers `hello` in these versions, all for this panel."""
-    entry = catalog.validate_entry({"slug": "hello", "name": "Hello", "version": versions[-1],
+    entry = catalog.validate_entry({"slug": "hello", "name": "Hello", "version": versions[-1], "paid": paid,
                                     "versions": [{"version": v, "requires_core": ">=1.0"} for v in versions]})
     with app.app_context():
         db.session.execute(CatalogCache.__table__.delete())
@@ -49,6 +51,11 @@ def change_icon(app):
         module.manifest = {**module.manifest, "menu": {**module.manifest["menu"], "icon": "star"}}
         flag_modified(module, "manifest")
         db.session.commit()
+
+
+def on_trial(app):
+    publish(app, "1.2.0", "1.3.0", paid=True)
+    store_token(app, pin_key(app), {"hello": trial(14)})
 
 
 def change_slug(app):
@@ -75,6 +82,8 @@ CHANGES = {
     "rollback_is_older": (lambda app: change_module(app, version="1.0.5"), "Return to 1.1.0", True),
     "update": (lambda app: publish(app, "1.2.0", "1.3.0", "1.4.0"), "Update to 1.4.0", True),
     "newer": (lambda app: publish(app, "1.2.0"), "mp-see-changes", False),
+    "license_kind": (lambda app: publish(app, "1.2.0", "1.3.0", paid=True), 'data-license="none"', True),
+    "license_text": (on_trial, "Trial: 14 days left", True),
 }
 
 

@@ -6,11 +6,11 @@ import that module below, and add one `app.cli.add_command(<module>.group)` line
 """
 
 from ..hub import cli as store
-from . import admin, modules
+from . import admin, license, modules
 
 
 def register(app) -> None:
     app.cli.add_command(admin.group)  # admin create
     app.cli.add_command(modules.group)  # modules list/enable/disable/install…/update/uninstall/rollback
     store.init_app(app)  # store license/coupon/trial: the embedded store's operator (panel/hub/cli.py)
-    # app.cli.add_command(license.group)  — licensing, when it lands
+    app.cli.add_command(license.group)  # license set/show/coupon/refresh

@@ -8,6 +8,7 @@ import click
 from .. import installer
 from ..marketplace import catalog
 from ..marketplace import jobs as install_jobs
+from ..marketplace import licenses as store_licenses
 from ..services import modules
 from .group import PanelGroup, fail
 
@@ -203,3 +204,13 @@ def update(slugs, update_all):
     if failed:
         fail(f"{len(failed)} update(s) failed: {', '.join(failed)}.")
 
+
+
+@group.command("trial")
+@click.argument("slug")
+def trial(slug):
+    """Start the free trial of a paid module (recorded at the store: once per license and module)."""
+    _refresh_catalog()
+    body = store_licenses.start_trial(slug)
+    started = body.get("trial") or {}
+    click.echo(f"Trial of {slug} started: {started.get('days')} day(s), until {started.get('ends_at')}.")

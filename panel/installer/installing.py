@@ -16,7 +16,7 @@ from ..errors import Conflict, PackageError
 from ..extensions import db
 from ..models import Module, utcnow
 from ..runtime.registry import bump_generation
-from ..services import audit
+from ..services import audit, licenses
 from ..services import modules as modules_service
 from ..services.locks import module_lock
 from ..versions import newer
@@ -47,6 +47,7 @@ def install_package(zip_path: Path, actor: str, *, source: str = "upload", allow
     if expected_slug and slug != expected_slug:
         raise PackageError(_l("The package holds the module “%(slug)s”, not “%(expected)s”.", slug=slug,
                               expected=expected_slug))
+    licenses.require_install(slug, manifest.version_str)  # whatever the source: a paid slug needs the license
     progress("validate", 1, 1)
     checkpoint("validated")
     with module_lock(slug):

@@ -12,6 +12,7 @@ from flask_babel import lazy_gettext as _l
 from ..extensions import db
 from ..models import Module
 from ..services.dependencies import Requirement, requirements, unmet
+from ..services import licenses
 from ..services.locks import busy_message, is_locked
 from ..versions import CORE_VERSION, compare, core_compatible
 from . import archive
@@ -95,6 +96,9 @@ def build(info: archive.ArchiveInfo, signed: bool = False) -> PackageReport:
         )
         report.comparison = compare(existing.version, manifest.version_str)
     report.problems = [str(p) for p in requirement_problems(manifest)]
+    refusal = licenses.install_refusal(manifest.slug, manifest.version_str)  # a paid slug needs the license
+    if refusal:
+        report.problems.append(refusal)
     if is_locked(manifest.slug):
         report.problems.append(str(busy_message(manifest.slug)))
     return report

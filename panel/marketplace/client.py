@@ -246,10 +246,33 @@ class StoreClient:
             raise StoreError(_l("The marketplace sent an answer that is not valid JSON.")) from None
         return JsonResult(data=data, etag=response.headers.get("ETag"))
 
-    def download(self, path: str, dest: Path, max_bytes: int, progress=None) -> tuple[str, int]:
-        """Stream a file to `dest` (via a .part file); returns its sha256 and size."""
+    def post_json(self, path: str, payload: dict) -> tuple[int, object]:
+        """POST a JSON object (never retried: it may change the store's records); the status and the
+        JSON answer (None when it is not JSON), refusals included, so the caller can read their reason.
+        Within the same overall deadline as every GET."""
+        deadline = Deadline(self.total_timeout)
+        try:
+            left = deadline.check()
+            response = self.session.post(self.url(path), json=payload, stream=True, allow_redirects=False,
+                                         timeout=(min(self.connect_timeout, left), min(self.read_timeout, left)))
+        except requests.exceptions.RequestException as exc:
+            if _timed_out(exc) or deadline.left() <= 0:
+                raise StoreError(TIMED_OUT) from None
+            raise StoreError(_l("The marketplace could not be reached.")) from None
+        body = b"".join(self._iter_capped(response, self.max_json_bytes, deadline))
+        try:
+            data = json.loads(body)
+        except (ValueError, RecursionError):
+            data = None
+        return response.status_code, data
+
+    def download(self, path: str, dest: Path, max_bytes: int, progress=None,
+                 headers: dict | None = None) -> tuple[str, int]:
+        """Stream a file to `dest` (via a .part file); returns its sha256 and size. `headers` add to
+        the request's (a paid package's `X-License-Token`)."""
         deadline = Deadline(self.download_timeout)
-        response = self._get(self.url(path), deadline, {"Accept": "application/zip, application/octet-stream"})
+        response = self._get(self.url(path), deadline,
+                             {"Accept": "application/zip, application/octet-stream", **(headers or {})})
         self._check_status(response)
         total = response.headers.get("Content-Length")
         total = int(total) if total and total.isascii() and total.isdigit() else 0

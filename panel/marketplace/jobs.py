@@ -18,7 +18,7 @@ from ..errors import Conflict, NotFound, PanelError
 from ..extensions import db
 from ..installer import install_package
 from ..models import Job, utcnow
-from ..services import jobs
+from ..services import jobs, licenses
 from ..versions import CORE_VERSION, core_compatible, normalized
 from . import catalog, signing
 from .client import StoreClient
@@ -57,6 +57,7 @@ def create_install(slug: str, version: str | None, actor: str) -> Claim:
     One atomic step: the job row carries `active_slug`, unique while the job is active, so of two
     concurrent presses the database lets one insert; the other is handed the winner's job."""
     item, release = _release(slug, version)
+    licenses.require_install(slug, release["version"])  # licensing: refused before anything is queued
     jobs.fail_dead_jobs(slug)  # a job whose worker died must not be handed out
     running = _active_job(slug)
     if running is not None:
@@ -120,7 +121,8 @@ def _work(job: Job, params: dict, dest: Path, progress: jobs.Progress) -> Job:
         if client.base_url != params.get("store"):
             raise PanelError(_l("The marketplace address changed since this job was queued; start it again."))
         digest, size = client.download(params["download_url"], dest,
-                                       int(current_app.config["MAX_PACKAGE_BYTES"]), progress.download)
+                                       int(current_app.config["MAX_PACKAGE_BYTES"]), progress.download,
+                                       headers=licenses.download_headers(job.slug))  # licensing: paid download
         progress.save(force=True, phase="verify", bytes_done=size, bytes_total=size)
         if params.get("sha256") and digest != params["sha256"]:
             raise PanelError(_l("The downloaded package does not match the catalog's checksum; it was not installed."))

@@ -4,6 +4,7 @@ import base64
 import binascii
 import json
 import os
+from functools import lru_cache
 from pathlib import Path
 
 from cryptography.exceptions import InvalidSignature
@@ -21,12 +22,23 @@ def _pins_path() -> Path:
     return Path(current_app.instance_path) / PIN_FILE
 
 
+_pins_seen: dict[str, tuple] = {}  # path -> (the file's stat, its pins): read again only once it changed
+
+
 def _read_pins() -> dict:
+    path = _pins_path()
     try:
-        data = json.loads(_pins_path().read_text())
+        stat = path.stat()
+        mark = (stat.st_mtime_ns, stat.st_size, stat.st_ino)
+        seen = _pins_seen.get(str(path))
+        if seen is not None and seen[0] == mark:
+            return dict(seen[1])
+        data = json.loads(path.read_text())
     except (OSError, ValueError):
         return {}
-    return data if isinstance(data, dict) else {}
+    pins = data if isinstance(data, dict) else {}
+    _pins_seen[str(path)] = (mark, pins)
+    return dict(pins)
 
 
 def _write_pins(pins: dict) -> None:
@@ -38,12 +50,20 @@ def _write_pins(pins: dict) -> None:
     tmp.replace(path)
 
 
+@lru_cache(maxsize=16)
 def _decode_key(text) -> Ed25519PublicKey:
+    """The key of a pin; the same text gives the same key object (license checks run on every request)."""
     try:
         raw = base64.b64decode(text, validate=True)
         return Ed25519PublicKey.from_public_bytes(raw)
     except (binascii.Error, ValueError, TypeError):
         raise PackageError(_l("The marketplace published a signing key the panel cannot read.")) from None
+
+
+def known_key(base_url: str) -> Ed25519PublicKey | None:
+    """The key already pinned for the store at `base_url`, without any request; None when none is."""
+    pinned = _read_pins().get(base_url)
+    return _decode_key(pinned) if pinned else None
 
 
 def pinned_key(client: StoreClient) -> Ed25519PublicKey | None:

@@ -13,7 +13,7 @@ from ..errors import Conflict, ManifestError, NotFound
 from ..extensions import db
 from ..models import Module, ModuleRecord, utcnow
 from ..runtime.registry import LoadError, bump_generation, describe, load_token, run_module_migrations
-from . import audit, dependencies
+from . import audit, dependencies, licenses
 from .locks import is_locked
 from .sidebar import section_exists
 
@@ -152,6 +152,7 @@ def enable(slug: str, actor: str) -> ModuleRecord | Module:
     reg = registry()
     if module.state == "enabled":
         return module
+    licenses.require_run(slug)  # a paid module runs only while the license entitles it
     folder = Path(current_app.config["MODULES_PATH"]) / slug
     try:
         manifest = read_manifest(folder)

@@ -18,6 +18,7 @@ from ..models import DEFAULT_ICON, Module, manifest_menu
 from ..services import modules
 from ..versions import newer, older
 from .fragments import FragmentCache, request_key, token_marker, with_token
+from .license import badge as license_badge
 from .sidebar import sidebar_html
 
 SHORT_DESCRIPTION = 160
@@ -44,6 +45,9 @@ class Card(NamedTuple):
     rollback_is_older: bool  # the kept version is older than the installed one ("Roll back" vs "Return")
     update: str | None       # the compatible catalog version offered as an update
     newer: bool              # the catalog has a newer version, compatible or not ("See changes")
+    # licensing: None for a free module, else "owned" | "trial" | "ended" | "none", and its words
+    license_kind: str | None
+    license_text: str
 
 
 # The columns a card reads, in the order of `_card`'s arguments; the icon is read inside the
@@ -74,8 +78,10 @@ def _card(slug, name, version, category, author, description, docs_url, state, e
     if len(description) > SHORT_DESCRIPTION:
         description = description[: SHORT_DESCRIPTION - 1].rstrip() + "…"
     update, newer = catalog_verdict(slug, version, shown)
+    license_kind, license_text = license_badge(slug) or (None, "")
     return Card(slug, name, version, category, author, description, docs_url, state, error, icon or DEFAULT_ICON,
-                previous_version, bool(previous_version) and _older(previous_version, version), update, newer)
+                previous_version, bool(previous_version) and _older(previous_version, version), update, newer,
+                license_kind, license_text)
 
 
 def card_of(module, shown: catalog.Catalog | None = None) -> Card:

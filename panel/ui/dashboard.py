@@ -3,6 +3,7 @@
 from flask_babel import lazy_gettext as _l
 
 from ..services import audit, modules
+from .license import dashboard_license_context
 from .marketplace import updates_widget_context
 
 AUDIT_ACTIONS = {
@@ -24,6 +25,7 @@ AUDIT_ACTIONS = {
     "signed_in": _l("signed in"),
     "sign_in_failed": _l("failed to sign in"),
     "sign_in_throttled": _l("was made to wait before signing in"),
+    "license_ended": _l("disabled, its license having ended:"),
 }
 
 
@@ -32,4 +34,5 @@ def audit_action_label(action: str) -> str:
 
 
 def dashboard_context() -> dict:
-    return {"counts": modules.counts(), "events": audit.recent(), **updates_widget_context()}
+    return {"counts": modules.counts(), "events": audit.recent(), **updates_widget_context(),
+            **dashboard_license_context()}

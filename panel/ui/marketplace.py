@@ -9,6 +9,7 @@ from flask_wtf.csrf import generate_csrf
 from ..marketplace import catalog, documents
 from ..marketplace.client import StoreError
 from ..versions import CORE_VERSION, core_compatible, newer
+from .license import marketplace_license
 
 PER_PAGE = 24
 PRICES = ("paid", "free")
@@ -48,7 +49,7 @@ def marketplace_context(filters: dict, refresh_result: catalog.RefreshResult | N
     labels = action_labels()
     base = url_for("marketplace.index")
     cards = [{"entry": e, "action": action_view(catalog.action_for(e, installed), labels),
-              "url": f"{base}/{e['slug']}"} for e in page.entries]
+              "url": f"{base}/{e['slug']}", "license": marketplace_license(e)} for e in page.entries]
     return {
         "state": st, "cards": cards, "pager": page, "filters": filters, "filter_args": filter_args,
         "categories": st.catalog.categories, "refresh_result": refresh_result,
@@ -61,7 +62,8 @@ def action_labels() -> dict:
     """Translated once per page, not once per card: a page of 24 cards stays cheap to render."""
     return {"install": gettext("Install"), "reinstall": gettext("Reinstall"), "installed": gettext("Installed"),
             "incompatible": gettext("Needs a newer panel"), "paid": gettext("Paid"), "free": gettext("Free"),
-            "paid_title": gettext("Paid module"), "free_title": gettext("Free module"), "docs": gettext("Docs")}
+            "paid_title": gettext("Paid module"), "free_title": gettext("Free module"), "docs": gettext("Docs"),
+            "buy": gettext("Buy")}
 
 
 ACTION_STYLE = {"install": ("download", "btn-primary"), "update": ("arrow-up-circle", "btn-success"),
@@ -113,6 +115,7 @@ def detail_context(slug: str, tab: str, network: bool) -> dict | None:
     return {
         "item": item, "tab": tab, "tabs": TABS, "detail": data, "loaded": data is not None or error is not None,
         "error": error, "action": action_view(catalog.action_for(item, installed), action_labels()),
+        "license": marketplace_license(item),
         "labels": action_labels(), "csrf": generate_csrf(), "mp_base": url_for("marketplace.index"),
         "installed": installed.get(slug),
         "description_html": documents.render_markdown(data["description"] if data else item["summary"]),

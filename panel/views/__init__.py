@@ -4,8 +4,8 @@ A new page: a module here defining `bp`, imported below, and one `app.register_b
 panel/__init__.py.
 """
 
-from . import (assets, auth, converters, dashboard, error_pages, jobs, marketplace, module_pages, modules, settings, sidebar,
+from . import (assets, auth, converters, dashboard, error_pages, jobs, license, marketplace, module_pages, modules, settings, sidebar,
                upload)
 
-__all__ = ["assets", "auth", "converters", "dashboard", "error_pages", "jobs", "marketplace", "module_pages", "modules",
+__all__ = ["assets", "auth", "converters", "dashboard", "error_pages", "jobs", "license", "marketplace", "module_pages", "modules",
            "settings", "sidebar", "upload"]
