@@ -70,7 +70,7 @@ def activate(client, key=DEMO_LICENSE_KEY):
 def install(app, version=None):
     """Install the paid module through the marketplace job (download with X-License-Token)."""
     with app.app_context():
-        job = install_jobs.create_install(PAID, version, "test")
+        job = install_jobs.create_install(PAID, version, "test").job
         job = install_jobs.run_install(job.id)
         return job.state, job.message
 
