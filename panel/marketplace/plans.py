@@ -110,7 +110,9 @@ class _Resolver:
         if mine is not None and slug not in changing:
             return mine.requires or {}
         entry = self.catalog.get(slug)
-        return _release_requires(entry, chosen.get(slug)) if entry else {}
+        if entry is None:
+            return mine.requires or {} if mine is not None else {}
+        return _release_requires(entry, chosen.get(slug))
 
     def _pass(self, target, version, enable_target, changing) -> Plan:
         plan = Plan(target)
