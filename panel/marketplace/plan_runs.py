@@ -44,9 +44,10 @@ def plan_install(slug: str, version: str | None = None) -> Plan:
 
 
 def create(plan: Plan, actor: str) -> Job:
-    job = Job(kind="plan", slug=plan.target, state="queued", phase="queued", actor=actor[:64],
+    # No `slug`: an install job for the same module must not take the plan job for itself.
+    job = Job(kind="plan", slug=None, state="queued", phase="queued", actor=actor[:64],
               bytes_total=plan.size, files_total=len(plan.steps),
-              params={"steps": [asdict(step) for step in plan.steps], "current": 0, "changes": [],
+              params={"steps": [asdict(step) for step in plan.steps], "current": 0, "changes": [], "target": plan.target,
                       "name": plan.steps[-1].name if plan.steps else plan.target,
                       "version": plan.steps[-1].version if plan.steps else "",
                       "pid": os.getpid(), "host": socket.gethostname()})
@@ -163,7 +164,7 @@ def run(job_id: int, echo=None) -> Job:
             return _save(job_id, state="failed", phase="done", message=f"{message} {tail}"[:1000],
                          params={"failed_step": index})
         _save(job_id, params={"changes": changes})
-    names = [s["name"] for s in steps]
+    names = [f"{s['name']} {s['version']}" for s in steps]
     return _save(job_id, state="done", phase="done", params={"current": len(steps)},
                  message=str(_l("Done: %(names)s.", names=", ".join(names)) if names else
                              _l("Nothing needed doing.")))
