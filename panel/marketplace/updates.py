@@ -160,6 +160,10 @@ def same_major(offer: Offer) -> bool:
 
 def auto_update(actor: str = "auto-update") -> list[Outcome]:
     """After a catalog refresh: the opted-in modules' offered updates within their major version."""
-    return [o for o in update_all(actor, only=lambda offer: offer.auto_update and offer.offered
-                                  and same_major(offer))]
+    if not db.session.scalar(select(UpdatePolicy.slug).where(UpdatePolicy.auto_update.is_(True)).limit(1)):
+        return []
+    return update_all(actor, only=lambda offer: offer.auto_update and offer.offered and same_major(offer))
+
+
+catalog.AFTER_REFRESH.append(auto_update)
 
