@@ -161,3 +161,40 @@ def test_auto_update_applies_a_minor_update_and_not_a_major_one(app, hub_server,
         updates.set_policy("leaps", "test", auto_update=True)
         refreshed(app)  # auto-update runs after each refresh
         assert state("notes")[0] == "1.1.0" and state("leaps")[0] == "1.0.0"
+
+
+# --- the pages ------------------------------------------------------------------------------------
+
+def test_plan_dialog_then_one_progress_view_then_update_all_summary(app, admin_client, hub_server):
+    from conftest import htmx_post
+    from panel.services import jobs
+
+    with app.app_context():
+        refreshed(app)
+    dialog = htmx_post(admin_client, "/marketplace/notes_export/plan").get_data(as_text=True)
+    first, second = '<li data-slug="notes" data-action="install">', '<li data-slug="notes_export" data-action="install">'
+    assert first in dialog and second in dialog and dialog.index(first) < dialog.index(second)
+    response = htmx_post(admin_client, "/marketplace/notes_export/plan/run")
+    assert response.status_code == 200 and "job-progress" in response.get_data(as_text=True)
+    jobs.wait_for_jobs()
+    job_id = int(response.get_data(as_text=True).split('data-job-id="')[1].split('"')[0])
+    done = admin_client.get(f"/jobs/{job_id}", headers={"HX-Request": "true"}).get_data(as_text=True)
+    assert 'data-job-state="done"' in done and "hx-get" not in done.split("</div>")[0]
+    assert 'id="sidebar"' in done and "Notes export" in done  # the sidebar, out of band
+    assert admin_client.get(f"/jobs/{job_id}", headers={"Accept": "application/json"}).json["state"] == "done"
+    with app.app_context():
+        assert state("notes")[1] == "enabled" and state("notes_export")[1] == "enabled"
+        install(app, "hello", "1.0.0")
+    page = admin_client.get("/").get_data(as_text=True)
+    assert "2.0.0 needs panel &gt;=2.0" in page and "Update all" in page
+    summary = htmx_post(admin_client, "/updates/all").get_data(as_text=True)
+    assert 'data-slug="hello" data-result="updated"' in summary
+
+
+def test_a_plan_that_cannot_be_done_shows_why_and_offers_no_confirmation(app, admin_client, hub_server):
+    from conftest import htmx_post
+
+    with app.app_context():
+        refreshed(app)
+    dialog = htmx_post(admin_client, "/marketplace/hello/plan", {"version": "2.0.0"}).get_data(as_text=True)
+    assert "needs panel" in dialog and "mp-plan-confirm" not in dialog
