@@ -198,3 +198,18 @@ def test_a_plan_that_cannot_be_done_shows_why_and_offers_no_confirmation(app, ad
         refreshed(app)
     dialog = htmx_post(admin_client, "/marketplace/hello/plan", {"version": "2.0.0"}).get_data(as_text=True)
     assert "needs panel" in dialog and "mp-plan-confirm" not in dialog
+
+
+def test_the_settings_page_holds_skips_and_auto_updates(app, admin_client):
+    from conftest import htmx_post, install_sample
+
+    install_sample(app, "hello")
+    assert 'id="update-policy"' in admin_client.get("/modules/hello/settings").get_data(as_text=True)
+    bad = htmx_post(admin_client, "/modules/hello/updates", {"skipped_version": "not a version"})
+    assert bad.status_code == 422 and "is not a version number" in bad.get_data(as_text=True)
+    saved = htmx_post(admin_client, "/modules/hello/updates", {"pinned": "1", "skipped_version": "2.0.0"})
+    assert saved.status_code == 200 and "Saved." in saved.get_data(as_text=True)
+    with app.app_context():
+        rule = updates.policy("hello")
+        assert (rule.pinned, rule.skipped_version, rule.auto_update) == (True, "2.0.0", False)
+    assert "Held at 1.2.0" in admin_client.get("/modules").get_data(as_text=True)

@@ -34,6 +34,10 @@ def policy(slug: str) -> UpdatePolicy:
                                                                auto_update=False)
 
 
+def stored_policy(slug: str) -> UpdatePolicy | None:
+    return db.session.get(UpdatePolicy, slug)
+
+
 def policies() -> dict[str, UpdatePolicy]:
     return {p.slug: p for p in db.session.scalars(select(UpdatePolicy))}
 
