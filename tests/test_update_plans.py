@@ -213,3 +213,25 @@ def test_the_settings_page_holds_skips_and_auto_updates(app, admin_client):
         rule = updates.policy("hello")
         assert (rule.pinned, rule.skipped_version, rule.auto_update) == (True, "2.0.0", False)
     assert "Held at 1.2.0" in admin_client.get("/modules").get_data(as_text=True)
+
+
+def test_toggles_offer_to_switch_dependencies_and_dependants_too(app, admin_client, hub_server):
+    from conftest import htmx_post
+
+    with app.app_context():
+        refreshed(app)
+        install(app, "notes_export")
+    dialog = htmx_post(admin_client, "/modules/notes/disable")
+    assert dialog.headers["HX-Retarget"] == "body" and "Notes export" in dialog.get_data(as_text=True)
+    with app.app_context():
+        assert state("notes")[1] == "enabled"  # asking changed nothing
+    both = htmx_post(admin_client, "/modules/notes/disable", {"with_others": "1"}).get_data(as_text=True)
+    assert 'id="module-notes" data-state="disabled"' in both and 'id="sidebar"' in both
+    assert 'id="module-notes_export" hx-swap-oob="true" data-state="disabled"' in both
+    dialog = htmx_post(admin_client, "/modules/notes_export/enable")
+    assert 'data-action="enable"' in dialog.get_data(as_text=True) and "<li>Notes</li>" in dialog.get_data(as_text=True)
+    both = htmx_post(admin_client, "/modules/notes_export/enable", {"with_others": "1"}).get_data(as_text=True)
+    assert 'id="module-notes_export" data-state="enabled"' in both
+    assert 'id="module-notes" hx-swap-oob="true" data-state="enabled"' in both
+    plain = htmx_post(admin_client, "/modules/notes_export/disable").get_data(as_text=True)
+    assert plain.startswith('<div class="col module-card-col" id="module-notes_export" data-state="disabled"')

@@ -125,7 +125,7 @@ def cards_html(rows) -> Markup:
 
 def card_oob_html(module) -> Markup:
     """Another module's card, swapped out of band (a toggle that also switched its dependencies)."""
-    html = card_html(module)
+    html = str(card_html(module))  # plain text: Markup.replace would escape the attribute
     marker = f'id="module-{module.slug}"'
     return Markup(html.replace(marker, f'{marker} hx-swap-oob="true"', 1))
 
