@@ -73,10 +73,14 @@
     showName(input);
   });
 
-  // The report replaces the page's main area, dialog included: close the dialog first.
-  document.addEventListener("htmx:beforeSwap", function (event) {
-    var form = formOf(event);
-    var dialog = form && form.closest(".modal");
-    if (dialog && window.bootstrap) { window.bootstrap.Modal.getOrCreateInstance(dialog).hide(); }
+  // The report replaces the page's main area, dialog included: close the dialog (and its backdrop) first.
+  document.addEventListener("htmx:beforeSwap", function () {
+    var dialog = document.querySelector(".upload-dialog.show");
+    if (!dialog || !window.bootstrap) { return; }
+    window.bootstrap.Modal.getOrCreateInstance(dialog).hide();
+    document.querySelectorAll(".modal-backdrop").forEach(function (el) { el.remove(); });
+    document.body.classList.remove("modal-open");
+    document.body.style.removeProperty("overflow");
+    document.body.style.removeProperty("padding-right");
   });
 })();
