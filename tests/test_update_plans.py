@@ -235,3 +235,19 @@ def test_toggles_offer_to_switch_dependencies_and_dependants_too(app, admin_clie
     assert 'id="module-notes" hx-swap-oob="true" data-state="enabled"' in both
     plain = htmx_post(admin_client, "/modules/notes_export/disable").get_data(as_text=True)
     assert plain.startswith('<div class="col module-card-col" id="module-notes_export" data-state="disabled"')
+
+
+def test_an_update_from_the_card_is_health_checked_too(app, admin_client, hub_server, tmp_path):
+    from conftest import htmx_post
+    from panel.services import jobs
+
+    with_samples(hub_server, tmp_path, {"fragile": ({}, FRAGILE, [("1.0.0", ">=1.0"), ("1.1.0", ">=1.0")])})
+    with app.app_context():
+        refreshed(app)
+        install(app, "fragile", "1.0.0")
+    htmx_post(admin_client, "/marketplace/fragile/install", {"version": "1.1.0"})
+    jobs.wait_for_jobs()
+    with app.app_context():
+        assert state("fragile") == ("1.0.0", "enabled")
+    card = admin_client.get("/modules").get_data(as_text=True)
+    assert "1.1.0 failed its health check and was rolled back" in card and "broken on purpose" in card

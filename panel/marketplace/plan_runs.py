@@ -19,7 +19,7 @@ from sqlalchemy import select
 
 from ..errors import PanelError
 from ..extensions import db
-from ..installer import health, rollback, uninstall
+from ..installer import rollback, uninstall
 from ..models import Job, Module
 from ..services import dependencies, jobs
 from ..services import modules as modules_service
@@ -104,10 +104,6 @@ def _run_step(plan_id: int, step: dict, actor: str, echo) -> tuple[list, str | N
         if child.state != "done":
             return changes, child.message
         changes.append({"undo": "uninstall" if step["action"] == INSTALL else "rollback", "slug": slug})
-        if step["action"] == UPDATE:
-            reason = health.check_or_roll_back(slug, actor, step["version"])
-            if reason is not None:
-                return changes[:-1], reason
     if step.get("enable", True) and not was_enabled:
         module = modules_service.enable(slug, actor)
         if module.state != "enabled":

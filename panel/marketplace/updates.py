@@ -2,8 +2,8 @@
 
 Per installed module the catalog may hold a newer version this panel can run (offered, unless the
 module is held at its version or that exact version was skipped) and a newer one it cannot (shown
-with the reason). `apply` installs one update through the marketplace job and then the health check
-(`installer.health`), which rolls a failing version back. `update_all` applies every offered
+with the reason). `apply` installs one update through the marketplace job, whose health check (`installer.health`)
+rolls a failing version back. `update_all` applies every offered
 update, one failure never stopping the others, and answers what happened to each.
 """
 
@@ -15,7 +15,6 @@ from flask_babel import lazy_gettext as _l
 from sqlalchemy import select
 
 from ..extensions import db
-from ..installer import health
 from ..models import UpdatePolicy
 from ..services import audit
 from ..services import modules as modules_service
@@ -126,12 +125,12 @@ def apply(offer: Offer, actor: str, echo=None) -> Outcome:
         job = install_jobs.create_install(offer.slug, offer.version, actor)
     except Exception as exc:  # noqa: BLE001 — PanelError and its kin: one sentence for the summary
         return Outcome(offer.slug, offer.name, FAILED, offer.installed, offer.version, str(exc))
-    job = install_jobs.run_install(job.id, echo=echo)
+    job = install_jobs.run_install(job.id, echo=echo)  # health-checked there: a failing version is rolled back
+    rolled_back = (job.params or {}).get("rolled_back")
+    if rolled_back:
+        return Outcome(offer.slug, offer.name, ROLLED_BACK, offer.installed, offer.version, rolled_back)
     if job.state != "done":
         return Outcome(offer.slug, offer.name, FAILED, offer.installed, offer.version, job.message)
-    reason = health.check_or_roll_back(offer.slug, actor, offer.version)
-    if reason is not None:
-        return Outcome(offer.slug, offer.name, ROLLED_BACK, offer.installed, offer.version, reason)
     return Outcome(offer.slug, offer.name, UPDATED, offer.installed, offer.version)
 
 
