@@ -251,3 +251,21 @@ def test_an_update_from_the_card_is_health_checked_too(app, admin_client, hub_se
         assert state("fragile") == ("1.0.0", "enabled")
     card = admin_client.get("/modules").get_data(as_text=True)
     assert "1.1.0 failed its health check and was rolled back" in card and "broken on purpose" in card
+
+
+def test_cli_plan_pin_skip_and_the_summary_exit_code(app, runner, hub_server):
+    result = runner.invoke(args=["modules", "install", "notes_export"], input="n\n")
+    assert result.exit_code != 0 and "1. install Notes 1.1.0" in result.output and "2. install Notes export" in result.output
+    with app.app_context():
+        assert state("notes") is None  # declined: nothing changed
+    assert runner.invoke(args=["modules", "install", "hello==1.0.0", "--yes"]).exit_code == 0
+    assert runner.invoke(args=["modules", "pin", "hello"]).exit_code == 0
+    result = runner.invoke(args=["modules", "update", "--all"])
+    assert result.exit_code == 0 and "skipped" in result.output and "held at version 1.0.0" in result.output
+    assert runner.invoke(args=["modules", "unpin", "hello"]).exit_code == 0
+    assert runner.invoke(args=["modules", "skip", "hello", "1.2.0"]).exit_code == 0
+    result = runner.invoke(args=["modules", "update", "--all"])
+    assert "version 1.2.0 is skipped" in result.output
+    bad = runner.invoke(args=["modules", "skip", "hello", "not-a-version"])
+    assert bad.exit_code != 0 and "not a version number" in bad.output and "Traceback" not in bad.output
+    assert runner.invoke(args=["modules", "pin", "nothing"]).exit_code != 0
