@@ -269,3 +269,18 @@ def test_cli_plan_pin_skip_and_the_summary_exit_code(app, runner, hub_server):
     bad = runner.invoke(args=["modules", "skip", "hello", "not-a-version"])
     assert bad.exit_code != 0 and "not a version number" in bad.output and "Traceback" not in bad.output
     assert runner.invoke(args=["modules", "pin", "nothing"]).exit_code != 0
+
+
+def test_newcomer_fixes_favicon_single_docs_link_and_one_check_mark(app, client, admin_client, hub_server):
+    from conftest import install_sample
+
+    assert client.get("/favicon.ico").status_code == 200  # a first visit, signed out: no 404
+    assert 'rel="icon"' in admin_client.get("/").get_data(as_text=True)
+    install_sample(app, "notes")
+    with app.app_context():
+        refreshed(app)
+    tabs = admin_client.get("/marketplace/notes?tab=description", headers={"HX-Request": "true"}).get_data(as_text=True)
+    assert tabs.count("https://example.org/docs/notes") == 1, tabs  # the store lists it among its links too
+    detail = admin_client.get("/marketplace/notes").get_data(as_text=True)
+    badge = detail[detail.index('mp-installed'):][:200]
+    assert "✓" not in badge
