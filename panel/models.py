@@ -236,3 +236,13 @@ class LicenseState(db.Model):
     checked_at: Mapped[datetime | None] = mapped_column(DateTime, nullable=True)
     attempted_at: Mapped[datetime | None] = mapped_column(DateTime, nullable=True)
     last_error: Mapped[str | None] = mapped_column(String(64), nullable=True)
+
+
+class UpdatePolicy(db.Model):
+    """How a module is updated: held at its version, a version skipped, or updated automatically."""
+
+    __tablename__ = "update_policies"
+    slug: Mapped[str] = mapped_column(String(48), ForeignKey("modules.slug", ondelete="CASCADE"), primary_key=True)
+    pinned: Mapped[bool] = mapped_column(Boolean, default=False)
+    skipped_version: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    auto_update: Mapped[bool] = mapped_column(Boolean, default=False)

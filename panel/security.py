@@ -18,7 +18,7 @@ CONTENT_SECURITY_POLICY = "; ".join([
     "form-action 'self'",
     "frame-ancestors 'none'",
 ])
-PUBLIC_ENDPOINTS = {"auth.login", "auth.setup", "static", "assets.vendor", "auth.language"}
+PUBLIC_ENDPOINTS = {"auth.login", "auth.setup", "static", "assets.vendor", "assets.favicon", "auth.language"}
 
 
 class SecureCookiesOverHttps:

@@ -12,4 +12,17 @@
   }
 
   document.addEventListener("htmx:afterSettle", openModals);
+
+  // A dialog's form says what follows its request (the CSP forbids inline handlers such as hx-on).
+  document.addEventListener("htmx:afterRequest", function (event) {
+    var form = event.detail.elt;
+    if (!form || !form.getAttribute) { return; }
+    var after = form.getAttribute("data-after-request");
+    if (after === "remove") {
+      form.remove();
+    } else if (after === "close-modal" && window.bootstrap) {
+      var modal = form.closest(".modal");
+      if (modal) { window.bootstrap.Modal.getOrCreateInstance(modal).hide(); }
+    }
+  });
 })();

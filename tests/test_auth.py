@@ -12,7 +12,7 @@ from panel import create_app
 # GET pages, with their URL arguments filled in; anything new the app grows is checked too.
 SAMPLE_ARGS = {"slug": "hello", "rest": "x", "filename": "x.css", "path": "x", "id": "1", "version": "1.0",
                "package": "htmx", "job_id": "1", "key": "x"}
-PUBLIC = {"/login", "/setup"}
+PUBLIC = {"/login", "/setup", "/favicon.ico"}  # the favicon: no 404 and no sign-in on a first visit
 
 
 def get_pages(app):

@@ -143,12 +143,13 @@ def test_cli_package_errors_are_one_line(app, runner, tmp_path):
 # --- modules: the marketplace ---------------------------------------------------------------------
 
 def test_cli_install_and_update_all(app, runner, hub_server):
-    result = runner.invoke(args=["modules", "install", "notes==1.0.0"])
+    result = runner.invoke(args=["modules", "install", "notes==1.0.0", "--yes"])
     assert result.exit_code == 0, result.output
-    assert "download" in result.output and "Notes 1.0.0 installed." in result.output
+    assert "1. install Notes 1.0.0" in result.output
+    assert "download" in result.output and "Done: Notes 1.0.0." in result.output
     result = runner.invoke(args=["modules", "update", "--all"])
     assert result.exit_code == 0, result.output
-    assert "notes: 1.0.0 -> 1.1.0" in result.output
+    assert re.search(r"notes +1.0.0 +1.1.0 +updated", result.output), result.output
     with app.app_context():
         assert db.session.get(Module, "notes").version == "1.1.0"
     result = runner.invoke(args=["modules", "install", "hello==2.0.0"])

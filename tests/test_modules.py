@@ -10,6 +10,8 @@ from installer_kit import package
 from test_upload import token_of, upload, version_of
 
 from conftest import SOURCES, htmx_post, install_sample
+from panel.extensions import db
+from panel.models import Module
 
 VOID = {"area", "base", "br", "col", "embed", "hr", "img", "input", "link", "meta", "source", "track", "wbr"}
 
@@ -301,7 +303,11 @@ def test_uninstall_page_names_the_modules_that_need_it(app, admin_client, tmp_pa
     htmx_post(admin_client, f"/modules/upload/{token}/install")
     admin_client.post("/modules/notes/enable", data={"csrf_token": admin_client.csrf})
     page = admin_client.get("/modules/hello/uninstall").get_data(as_text=True)
-    assert "needed by Notes" in page and "uninstall-button\" disabled" in page
+    assert "needed by Notes" in page and "Disable Notes as well" in page
     response = htmx_post(admin_client, "/modules/hello/uninstall")
     assert response.status_code == 409 and "needed by Notes" in response.get_data(as_text=True)
     assert version_of(app) == ("1.2.0", "enabled")
+    response = htmx_post(admin_client, "/modules/hello/uninstall", {"disable_dependants": "1"})
+    assert response.status_code == 200
+    with app.app_context():
+        assert db.session.get(Module, "hello") is None and db.session.get(Module, "notes").state == "disabled"

@@ -158,7 +158,7 @@ def test_a_second_cli_install_while_one_runs_says_so_in_one_line(app, hub_server
         db.session.add(running)
         db.session.commit()
         running_id = running.id
-    result = app.test_cli_runner().invoke(args=["modules", "install", "hello"])
+    result = app.test_cli_runner().invoke(args=["modules", "install", "hello", "--yes"])
     assert result.exit_code != 0 and "Traceback" not in result.output
     assert f"already running (job {running_id})" in result.output
     with app.app_context():

@@ -58,6 +58,13 @@ def on_trial(app):
     store_token(app, pin_key(app), {"hello": trial(14)})
 
 
+def change_policy(app, **changes):
+    from panel.marketplace import updates
+
+    with app.app_context():
+        updates.set_policy("hello", "test", **changes)
+
+
 def change_slug(app):
     with app.app_context():
         db.session.execute(text("UPDATE modules SET slug = 'hello_two' WHERE slug = 'hello'"))
@@ -84,7 +91,19 @@ CHANGES = {
     "newer": (lambda app: publish(app, "1.2.0"), "mp-see-changes", False),
     "license_kind": (lambda app: publish(app, "1.2.0", "1.3.0", paid=True), 'data-license="none"', True),
     "license_text": (on_trial, "Trial: 14 days left", True),
+    "pinned": (lambda app: change_policy(app, pinned=True), "Held at 1.2.0", True),
+    "skipped_version": (lambda app: change_policy(app, skipped_version="1.3.0"), "Skipping 1.3.0", True),
+    "auto_update": (lambda app: change_policy(app, auto_update=True), "Updates automatically", True),
 }
+
+
+@pytest.mark.parametrize("changes", [{"pinned": True}, {"skipped_version": "1.3.0"}])
+def test_a_held_module_or_a_skipped_version_offers_no_update_on_its_card(app, admin_client, hello, changes):
+    assert "Update to 1.3.0" in modules_page(admin_client)
+    change_policy(app, **changes)
+    assert "Update to 1.3.0" not in modules_page(admin_client)
+    publish(app, "1.2.0", "1.3.0", "1.4.0")  # a newer version than the skipped one is offered again
+    assert ("Update to 1.4.0" in modules_page(admin_client)) == ("skipped_version" in changes)
 
 
 def modules_page(client) -> str:

@@ -1,6 +1,7 @@
 """`flask --app app modules …`: list, switch, install (folder, file, marketplace), update, uninstall, roll back."""
 
 import json
+import sys
 from pathlib import Path
 
 import click
@@ -9,7 +10,10 @@ from .. import installer
 from ..marketplace import catalog
 from ..marketplace import jobs as install_jobs
 from ..marketplace import licenses as store_licenses
+from ..marketplace import plan_runs, updates
+from ..marketplace.problems import describe_problem
 from ..services import modules
+from ..versions import is_valid, normalized
 from .group import PanelGroup, fail
 
 group = PanelGroup("modules", help="Install, list, enable and disable modules.")
@@ -134,14 +138,21 @@ def _refresh_catalog() -> None:
 
 
 def _echo_progress():
+    """Progress lines; on a terminal the download is one bar redrawn in place."""
     last = {}
+    terminal = sys.stdout.isatty()
 
     def echo(job):
         key = (job.phase, job.bytes_done if job.phase == "download" else job.files_done)
         if key == last.get("key"):
             return
         last["key"] = key
-        if job.phase == "download":
+        if job.phase == "download" and terminal and job.bytes_total:
+            filled = 30 * min(job.bytes_done, job.bytes_total) // job.bytes_total
+            click.echo(f"\r  download [{'#' * filled}{' ' * (30 - filled)}] {job.bytes_done // 1024} KB", nl=False)
+            if job.bytes_done >= job.bytes_total:
+                click.echo("")
+        elif job.phase == "download":
             total = f" / {job.bytes_total // 1024 or 1} KB" if job.bytes_total else ""
             click.echo(f"  download {job.bytes_done // 1024} KB{total}")
         elif job.files_total:
@@ -152,57 +163,67 @@ def _echo_progress():
     return echo
 
 
-def _install(slug: str, version: str | None, actor: str = "cli"):
-    job, created = install_jobs.create_install(slug, version, actor)
-    if not created:
-        fail(str(install_jobs.already_running(job)))
-    click.echo(f"{slug} {job.params['version']}: job {job.id}")
-    job = install_jobs.run_install(job.id, echo=_echo_progress())
-    if job.state != "done":
-        fail(job.message or f"{slug}: the install failed.")
-    click.echo(job.message)
-    return job
+def _plan_lines(plan) -> list[str]:
+    if not plan.ok:
+        return [f"  cannot: {describe_problem(problem)}" for problem in plan.problems]
+    if not plan.steps:
+        return ["  nothing to do: already installed and enabled."]
+    lines = []
+    for number, step in enumerate(plan.steps, 1):
+        size = f", {step.size // 1024 or 1} KB" if step.size else ""
+        was = f" (from {step.installed})" if step.action == "update" else ""
+        lines.append(f"  {number}. {step.action} {step.name} {step.version}{was}{size}")
+    return lines
 
 
 @group.command("install")
 @click.argument("spec", metavar="SLUG[==VERSION]")
-def install(spec):
-    """Download a module from the marketplace, verify it, and install it (disabled until you enable it)."""
+@click.option("--yes", is_flag=True, help="Follow the plan (dependencies included) without asking.")
+def install(spec, yes):
+    """Install a module from the marketplace with everything it needs, after showing the plan."""
     slug, _, version = spec.partition("==")
     slug, version = slug.strip(), version.strip() or None
     if not slug:
         fail("Give a module name, e.g. hello or hello==1.2.0.")
     _refresh_catalog()
-    _install(slug, version)
+    plan = plan_runs.plan_install(slug, version)
+    click.echo(f"Plan for {slug}:")
+    click.echo("\n".join(_plan_lines(plan)))
+    if not plan.ok:
+        fail("Nothing was changed.")
+    if not plan.steps:
+        return
+    if not yes and not click.confirm("Go ahead?", default=True):
+        fail("Nothing was changed.")
+    job = plan_runs.run(plan_runs.create(plan, "cli").id, echo=_echo_progress())
+    if job.state != "done":
+        fail(job.message)
+    click.echo(job.message)
 
 
 @group.command("update")
 @click.argument("slugs", nargs=-1)
 @click.option("--all", "update_all", is_flag=True, help="Update every installed module with a newer compatible version.")
 def update(slugs, update_all):
-    """Update modules to the newest version the marketplace has that works with this panel."""
+    """Update modules to the newest version that works with this panel; a failing one is rolled back."""
     if not slugs and not update_all:
         fail("Name the modules to update, or pass --all.")
     _refresh_catalog()
-    updates = {row["slug"]: row for row in catalog.updates_available()}
-    targets = sorted(updates) if update_all else list(slugs)
-    if not targets:
+    wanted = set(slugs)
+    outcomes = updates.update_all("cli", echo=_echo_progress(),
+                                  only=None if update_all else (lambda offer: offer.slug in wanted))
+    for slug in sorted(wanted - {o.slug for o in outcomes}):
+        click.echo(f"{slug}: up to date (or not from the marketplace).")
+    if not outcomes and update_all:
         click.echo("Every installed module is up to date.")
         return
-    failed = []
-    for slug in targets:
-        row = updates.get(slug)
-        if row is None:
-            click.echo(f"{slug}: up to date (or not from the marketplace).")
-            continue
-        click.echo(f"{slug}: {row['installed']} -> {row['version']}")
-        try:
-            _install(slug, row["version"])
-        except click.ClickException as exc:
-            click.echo(f"{slug}: {exc.message}", err=True)
-            failed.append(slug)
-    if failed:
-        fail(f"{len(failed)} update(s) failed: {', '.join(failed)}.")
+    if outcomes:
+        click.echo(f"{'MODULE':<20} {'FROM':<10} {'TO':<10} {'RESULT':<12} REASON")
+    for o in outcomes:
+        click.echo(f"{o.slug:<20} {o.installed:<10} {o.version or '-':<10} {o.result:<12} {o.reason}")
+    bad = [o.slug for o in outcomes if o.result in (updates.FAILED, updates.ROLLED_BACK)]
+    if bad:
+        fail(f"{len(bad)} update(s) did not go through: {', '.join(bad)}.")
 
 
 
@@ -214,3 +235,30 @@ def trial(slug):
     body = store_licenses.start_trial(slug)
     started = body.get("trial") or {}
     click.echo(f"Trial of {slug} started: {started.get('days')} day(s), until {started.get('ends_at')}.")
+
+
+@group.command("pin")
+@click.argument("slug")
+def pin(slug):
+    """Hold a module at its installed version: no update is offered or applied."""
+    updates.set_policy(slug, "cli", pinned=True)
+    click.echo(f"{slug} is held at its installed version.")
+
+
+@group.command("unpin")
+@click.argument("slug")
+def unpin(slug):
+    """Let a held module be updated again."""
+    updates.set_policy(slug, "cli", pinned=False)
+    click.echo(f"{slug} is no longer held.")
+
+
+@group.command("skip")
+@click.argument("slug")
+@click.argument("version")
+def skip(slug, version):
+    """Skip one version of a module: it is offered again only when a newer one appears."""
+    if not is_valid(version):
+        fail(f"{version[:40]} is not a version number.")
+    updates.set_policy(slug, "cli", skipped_version=normalized(version))
+    click.echo(f"{slug} {normalized(version)} will not be offered.")

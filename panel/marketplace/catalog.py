@@ -300,12 +300,24 @@ def _record_failure(url: str, message: str) -> None:
         cache_rows.save(url, checked_at=now, last_error=message, last_error_at=now)
 
 
+# Called after each successful refresh (auto-update registers itself here: it needs this module).
+AFTER_REFRESH: list = []
+
+
 def refresh() -> RefreshResult:
     """A conditional fetch of the catalog; a 304 only notes the check and never rewrites the catalog."""
     try:
-        return _fetch()
+        result = _fetch()
     finally:
         _forget_request_catalog()
+    if result.status != "failed":
+        for hook in AFTER_REFRESH:
+            try:
+                hook()
+            except Exception:  # noqa: BLE001 — a refresh must succeed even when a follow-up fails
+                log.exception("after-refresh hook failed")
+                db.session.rollback()
+    return result
 
 
 def _fetch() -> RefreshResult:

@@ -16,8 +16,8 @@ from sqlalchemy.exc import IntegrityError
 
 from ..errors import Conflict, NotFound, PanelError
 from ..extensions import db
-from ..installer import install_package
-from ..models import Job, utcnow
+from ..installer import health, install_package
+from ..models import Job, Module, utcnow
 from ..services import jobs, licenses
 from ..versions import CORE_VERSION, core_compatible, normalized
 from . import catalog, signing
@@ -128,11 +128,20 @@ def _work(job: Job, params: dict, dest: Path, progress: jobs.Progress) -> Job:
             raise PanelError(_l("The downloaded package does not match the catalog's checksum; it was not installed."))
         signing.verify(dest, params.get("signature") or "", client)
         progress.save(force=True, phase="install")
+        replaced = db.session.get(Module, job.slug) is not None
         install_package(dest, job.actor or "system", source="marketplace", expected_slug=job.slug,
                         progress=progress.installer, allow_downgrade=bool(params.get("explicit")), job_id=job.id)
         db.session.rollback()  # the installer committed its own work; reload the job row
+        # An update or reinstall must load and serve its entry page, else it is rolled back (issue 11).
+        unhealthy = health.check_or_roll_back(job.slug, job.actor or "system", params["version"]) if replaced else None
         job = jobs.get(job_id)
         progress.job = job
+        if unhealthy is not None:
+            job.params = {**job.params, "rolled_back": unhealthy}
+            progress.save(force=True, state="failed", message=str(_l(
+                "Version %(version)s failed its health check and was rolled back: %(reason)s",
+                version=params["version"], reason=unhealthy))[:1000])
+            return job
         progress.save(force=True, state="done", phase="done",
                       message=str(_l("%(name)s %(version)s installed.", name=params.get("name") or job.slug,
                                      version=params["version"])))

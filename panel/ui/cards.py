@@ -13,7 +13,7 @@ from typing import NamedTuple
 from flask import render_template
 from markupsafe import Markup
 
-from ..marketplace import catalog
+from ..marketplace import catalog, updates
 from ..models import DEFAULT_ICON, Module, manifest_menu
 from ..services import modules
 from ..versions import newer, older
@@ -48,6 +48,10 @@ class Card(NamedTuple):
     # licensing: None for a free module, else "owned" | "trial" | "ended" | "none", and its words
     license_kind: str | None
     license_text: str
+    # The update policy (issue 11): a held module or a skipped version offers no update.
+    pinned: bool = False
+    skipped_version: str | None = None
+    auto_update: bool = False
 
 
 # The columns a card reads, in the order of `_card`'s arguments; the icon is read inside the
@@ -72,29 +76,39 @@ def catalog_verdict(slug: str, version: str, shown: catalog.Catalog | None = Non
     return update, newer(newest, version)
 
 
+NO_POLICY = (False, None, False)
+
+
+def _policy_of(rule) -> tuple:
+    return (bool(rule.pinned), rule.skipped_version, bool(rule.auto_update)) if rule is not None else NO_POLICY
+
+
 def _card(slug, name, version, category, author, description, docs_url, state, error, icon, previous_version,
-          shown: catalog.Catalog | None) -> Card:
+          shown: catalog.Catalog | None, policy: tuple = NO_POLICY) -> Card:
     description = description or ""
     if len(description) > SHORT_DESCRIPTION:
         description = description[: SHORT_DESCRIPTION - 1].rstrip() + "…"
     update, newer = catalog_verdict(slug, version, shown)
     license_kind, license_text = license_badge(slug) or (None, "")
+    pinned, skipped_version, auto_update = policy
+    if pinned or (update is not None and update == skipped_version):
+        update = None
     return Card(slug, name, version, category, author, description, docs_url, state, error, icon or DEFAULT_ICON,
                 previous_version, bool(previous_version) and _older(previous_version, version), update, newer,
-                license_kind, license_text)
+                license_kind, license_text, pinned, skipped_version, auto_update)
 
 
 def card_of(module, shown: catalog.Catalog | None = None) -> Card:
     """The card of a `Module` or `ModuleRecord`; `shown` is the catalog (looked up when not given)."""
     return _card(module.slug, module.name, module.version, module.category, module.author, module.description,
                  module.docs_url, module.state, module.error, manifest_menu(module.manifest).get("icon"),
-                 module.previous_version, shown)
+                 module.previous_version, shown, _policy_of(updates.stored_policy(module.slug)))
 
 
-def card_of_row(row, shown: catalog.Catalog | None = None) -> Card:
+def card_of_row(row, shown: catalog.Catalog | None = None, policies: dict | None = None) -> Card:
     """The card of a row of `CARD_COLUMNS`: unpacked in their order, several times faster than
     reading a row's columns by name, for a list of a thousand."""
-    return _card(*row, shown)
+    return _card(*row, shown, _policy_of((policies or {}).get(row[0])))
 
 
 def _card_html(card: Card, per_request: tuple) -> str:
@@ -110,8 +124,15 @@ def card_html(module) -> Markup:
 def cards_html(rows) -> Markup:
     """The cards of a whole list, from rows of `CARD_COLUMNS`, in one pass: the catalog and the
     request key are looked up once."""
-    per_request, shown = request_key(), catalog.current_catalog()
-    return with_token("\n".join(_card_html(card_of_row(row, shown), per_request) for row in rows))
+    per_request, shown, policies = request_key(), catalog.current_catalog(), updates.policies()
+    return with_token("\n".join(_card_html(card_of_row(row, shown, policies), per_request) for row in rows))
+
+
+def card_oob_html(module) -> Markup:
+    """Another module's card, swapped out of band (a toggle that also switched its dependencies)."""
+    html = str(card_html(module))  # plain text: Markup.replace would escape the attribute
+    marker = f'id="module-{module.slug}"'
+    return Markup(html.replace(marker, f'{marker} hx-swap-oob="true"', 1))
 
 
 def card_with_sidebar_html(module) -> Markup:

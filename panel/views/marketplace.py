@@ -6,9 +6,11 @@ from flask_login import current_user
 
 from ..marketplace import catalog
 from ..marketplace import jobs as install_jobs
+from ..marketplace import plan_runs
 from ..services import modules as modules_service
 from ..ui import marketplace as mp
 from ..ui.jobs import job_context
+from ..ui.plans import plan_context
 from ..ui.rendering import page_or_fragment, wants_fragment
 
 bp = Blueprint("marketplace", __name__, url_prefix="/marketplace")
@@ -62,3 +64,27 @@ def install(slug):
             flash(notice, "info")
         return redirect(url_for("jobs.show", job_id=job.id))
     return render_template("jobs/_progress.html", **job_context(job), notice=notice)
+
+
+# --- install plans (issue 11): the dialog, then one job for the whole plan ---------------------------
+
+def _version_field() -> str | None:
+    return (request.form.get("version") or "").strip()[:64] or None
+
+
+@bp.post("/<slug>/plan")
+def plan(slug):
+    """The plan dialog: what installing `slug` takes, or why it cannot be done (changes nothing)."""
+    return render_template("marketplace/_plan_dialog.html", **plan_context(slug, _version_field()))
+
+
+@bp.post("/<slug>/plan/run")
+def run_plan(slug):
+    """The administrator confirmed: resolve again (things may have changed) and run it as one job."""
+    context = plan_context(slug, _version_field())
+    if not context["plan"].ok or not context["plan"].steps:
+        return render_template("marketplace/_plan_dialog.html", **context), 409
+    job = plan_runs.start(context["plan"], current_user.username)
+    if not request.htmx:
+        return redirect(url_for("jobs.show", job_id=job.id))
+    return render_template("jobs/_progress.html", **job_context(job))

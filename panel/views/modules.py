@@ -1,12 +1,15 @@
 """`/modules` and every action that changes one module: enable, disable, uninstall, roll back."""
 
-from flask import Blueprint, flash, redirect, render_template, request, url_for
+from flask import Blueprint, flash, make_response, redirect, render_template, request, url_for
 from flask_babel import gettext
 from flask_login import current_user
+from markupsafe import Markup
 
 from .. import installer
-from ..services import dependencies, modules
-from ..ui.cards import card_with_sidebar_html, module_list_context
+from ..errors import Conflict
+from ..marketplace import plan_runs
+from ..services import modules
+from ..ui.cards import card_oob_html, card_with_sidebar_html, module_list_context
 from ..ui.rendering import page_or_fragment
 from ..ui.sidebar import sidebar_html
 
@@ -41,28 +44,71 @@ def _back_to_list(message: str, template: str, context: dict):
     return redirect(url_for("modules.index"), 303)
 
 
+def _dependency_dialog(slug: str, others: list, action: str):
+    """Instead of the card: the dialog offering to switch the others too, appended to the page."""
+    response = make_response(render_template(
+        "modules/_dependency_dialog.html", module=modules.get(slug), others=others, action=action,
+        url=url_for(f"modules.{action}", slug=slug), field="with_others"))
+    response.headers["HX-Retarget"], response.headers["HX-Reswap"] = "body", "beforeend"
+    return response
+
+
+def _with_others(module, others: list):
+    """The toggled card with the sidebar, and the cards of the others switched with it, out of band."""
+    if not request.htmx:
+        return card_with_sidebar(module)
+    return card_with_sidebar_html(module) + Markup().join(card_oob_html(modules.read(slug)) for slug in others)
+
+
 @bp.post("/<slug>/enable")
 def enable(slug):
-    module = modules.enable(slug, current_user.username)
+    user = current_user.username
+    if request.form.get("with_others"):
+        others = [step.slug for step in plan_runs.disabled_dependencies(slug)]
+        for other in others:
+            if modules.enable(other, user).state != "enabled":
+                break  # its card says why; enabling this one then says what is missing
+        return _with_others(modules.enable(slug, user), others)
+    try:
+        module = modules.enable(slug, user)
+    except Conflict:
+        needed = plan_runs.disabled_dependencies(slug) if request.htmx else []
+        if not needed:
+            raise
+        return _dependency_dialog(slug, [step.name for step in needed], "enable")
     return card_with_sidebar(module)
 
 
 @bp.post("/<slug>/disable")
 def disable(slug):
-    module = modules.disable(slug, current_user.username)
+    user = current_user.username
+    if request.form.get("with_others"):
+        others = [row.slug for row in plan_runs.all_dependants(slug)]
+        for other in others:
+            modules.disable(other, user)
+        return _with_others(modules.disable(slug, user), others)
+    try:
+        module = modules.disable(slug, user)
+    except Conflict:
+        if not request.htmx:
+            raise
+        return _dependency_dialog(slug, [row.name for row in plan_runs.all_dependants(slug)], "disable")
     return card_with_sidebar(module)
 
 
 @bp.get("/<slug>/uninstall")
 def confirm_uninstall(slug):
     module = modules.get(slug)
-    dependants = [m.name for m in dependencies.dependants(module.slug)]
+    dependants = [m.name for m in plan_runs.all_dependants(module.slug)]
     return render_template("upload/uninstall.html", module=module, dependants=dependants)
 
 
 @bp.post("/<slug>/uninstall")
 def uninstall(slug):
     name = modules.get(slug).name
+    if request.form.get("disable_dependants"):  # offered by the confirmation page when others need it
+        for row in plan_runs.all_dependants(slug):
+            modules.disable(row.slug, current_user.username)
     delete_data = request.form.get("delete_data") in ("1", "on", "true", "yes")
     installer.uninstall(slug, current_user.username, delete_data=delete_data)
     message = (gettext("%(name)s was uninstalled and its data deleted.", name=name) if delete_data

@@ -6,10 +6,12 @@ from flask_babel import gettext
 from flask_login import current_user
 
 from ..extensions import db
+from ..marketplace import updates
 from ..services import display, modules, settings
 from ..ui.forms import display_form_context, settings_form_context
 from ..ui.rendering import wants_fragment
 from ..ui.sidebar import fragment_with_sidebar
+from ..versions import is_valid, normalized
 
 bp = Blueprint("settings", __name__)
 TABS = ("settings", "display")
@@ -22,6 +24,7 @@ def settings_page(module, status=200, tab="settings", settings_context=None, dis
         "tab": tab if tab in TABS else "settings",
         **(settings_context or settings_form_context(module)),
         **(display_context or display_form_context(module)),
+        "policy": updates.policy(module.slug),
     }
     return make_response(render_template("settings/page.html", **context), status)
 
@@ -92,3 +95,24 @@ def display_reset(slug):
         flash(gettext("The sidebar entry is back to the module's defaults."), "success")
         return redirect(url_for("settings.page", slug=module.slug, tab="display"))
     return _display_answer(module, saved=True)
+
+
+@bp.post("/modules/<slug>/updates")
+def update_policy(slug):
+    """Hold, skip a version, update automatically (issue 11)."""
+    module = modules.get(slug)
+    skipped = (request.form.get("skipped_version") or "").strip()[:64]
+    status, error, saved = 200, None, False
+    if skipped and not is_valid(skipped):
+        status, error = 422, gettext("“%(version)s” is not a version number.", version=skipped)
+    else:
+        updates.set_policy(slug, current_user.username, pinned=bool(request.form.get("pinned")),
+                           auto_update=bool(request.form.get("auto_update")),
+                           skipped_version=normalized(skipped) if skipped else None)
+        saved = True
+    if not wants_fragment():
+        if error:
+            flash(error, "danger")
+        return redirect(url_for("settings.page", slug=slug))
+    return make_response(render_template("settings/_updates_form.html", module=module, policy=updates.policy(slug),
+                                         saved=saved, error=error), status)
