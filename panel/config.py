@@ -34,7 +34,7 @@ DEFAULTS = {
     "MARKETPLACE_TOTAL_TIMEOUT": 30.0,
     "MARKETPLACE_RETRIES": 2,
     "MARKETPLACE_BACKOFF": 0.3,
-    "MARKETPLACE_MAX_JSON_BYTES": 16 * 1024 * 1024,
+    "MARKETPLACE_MAX_JSON_BYTES": 64 * 1024 * 1024,  # a 60,000-module catalog is about 46 MB
     "MARKETPLACE_RETRY_FAILED_SECONDS": 60,  # a failed catalog refresh is retried this soon
     "DATABASE_URL": "",  # empty: SQLite in the instance folder
     "SECRET_KEY": "",  # empty: generated once into instance/secret_key

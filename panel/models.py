@@ -4,7 +4,7 @@ from collections import namedtuple
 from datetime import datetime, timezone
 
 from flask_login import UserMixin
-from sqlalchemy import JSON, Boolean, DateTime, ForeignKey, Integer, String, Text, UniqueConstraint
+from sqlalchemy import JSON, Boolean, DateTime, ForeignKey, Index, Integer, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 from werkzeug.security import check_password_hash, generate_password_hash
 
@@ -208,3 +208,28 @@ class CatalogCache(db.Model):
     last_error_at: Mapped[datetime | None] = mapped_column(DateTime, nullable=True)
 
     __table_args__ = (UniqueConstraint("url"),)
+
+
+class CatalogEntry(db.Model):
+    """One module of a stored catalog (`catalog_id` is the `catalog_cache` row of its store).
+
+    Pages filter, search and page these rows in the database, so no worker holds a catalog in
+    memory; `search` is the lower-cased text a search matches (full-text indexed, see
+    marketplace/catalog_rows.py); `data` is the whole validated entry, read for a page's rows only.
+    """
+
+    __tablename__ = "catalog_entries"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    catalog_id: Mapped[int] = mapped_column(ForeignKey("catalog_cache.id", ondelete="CASCADE"))
+    slug: Mapped[str] = mapped_column(String(48))
+    sort_name: Mapped[str] = mapped_column(String(120))
+    category: Mapped[str] = mapped_column(String(64), default="")
+    paid: Mapped[bool] = mapped_column(Boolean, default=False)
+    compatible: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    newest: Mapped[str] = mapped_column(String(64))
+    search: Mapped[str] = mapped_column(Text)
+    data: Mapped[dict] = mapped_column(JSON)
+
+    __table_args__ = (UniqueConstraint("catalog_id", "slug"),
+                      Index("ix_catalog_entries_order", "catalog_id", "sort_name", "slug"),
+                      Index("ix_catalog_entries_category", "catalog_id", "category", "sort_name"))

@@ -30,9 +30,8 @@ def publish(app, *versions: str) -> None:
                                     "versions": [{"version": v, "requires_core": ">=1.0"} for v in versions]})
     with app.app_context():
         db.session.execute(CatalogCache.__table__.delete())
-        db.session.add(CatalogCache(url=catalog.catalog_url()[:500], data=[entry], etag="-".join(versions),
-                                    fetched_at=datetime.now(timezone.utc).replace(tzinfo=None)))
         db.session.commit()
+        catalog.save_catalog([entry], etag="-".join(versions))
 
 
 def change_module(app, **columns):

@@ -57,19 +57,20 @@ CARD_COLUMNS = (Module.slug, Module.name, Module.version, Module.category, Modul
 _older = lru_cache(maxsize=4096)(older)
 
 
-def catalog_verdict(slug: str, version: str, shown: catalog.Catalog | None = None) -> tuple[str | None, bool]:
+def catalog_verdict(slug: str, version: str, shown: dict | None = None) -> tuple[str | None, bool]:
     """What the cached catalog says of an installed module: (the compatible version to update to,
-    or None; whether any newer version exists, compatible or not)."""
-    item = (shown or catalog.current_catalog()).by_slug.get(slug)
-    if item is None:
+    or None; whether any newer version exists, compatible or not). `shown` is the page's
+    `catalog.verdicts` (looked up for this one module when not given)."""
+    found = (shown if shown is not None else catalog.verdicts([slug])).get(slug)
+    if found is None:
         return None, False
-    update = item["compatible"] if newer(item["compatible"], version) else None
-    newest = item["versions"][-1]["version"] if item["versions"] else item["version"]
+    compatible, newest = found
+    update = compatible if newer(compatible, version) else None
     return update, newer(newest, version)
 
 
 def _card(slug, name, version, category, author, description, docs_url, state, error, icon, previous_version,
-          shown: catalog.Catalog | None) -> Card:
+          shown: dict | None) -> Card:
     description = description or ""
     if len(description) > SHORT_DESCRIPTION:
         description = description[: SHORT_DESCRIPTION - 1].rstrip() + "…"
@@ -78,14 +79,14 @@ def _card(slug, name, version, category, author, description, docs_url, state, e
                 previous_version, bool(previous_version) and _older(previous_version, version), update, newer)
 
 
-def card_of(module, shown: catalog.Catalog | None = None) -> Card:
-    """The card of a `Module` or `ModuleRecord`; `shown` is the catalog (looked up when not given)."""
+def card_of(module, shown: dict | None = None) -> Card:
+    """The card of a `Module` or `ModuleRecord`; `shown` as in `catalog_verdict`."""
     return _card(module.slug, module.name, module.version, module.category, module.author, module.description,
                  module.docs_url, module.state, module.error, manifest_menu(module.manifest).get("icon"),
                  module.previous_version, shown)
 
 
-def card_of_row(row, shown: catalog.Catalog | None = None) -> Card:
+def card_of_row(row, shown: dict | None = None) -> Card:
     """The card of a row of `CARD_COLUMNS`: unpacked in their order, several times faster than
     reading a row's columns by name, for a list of a thousand."""
     return _card(*row, shown)
@@ -102,9 +103,10 @@ def card_html(module) -> Markup:
 
 
 def cards_html(rows) -> Markup:
-    """The cards of a whole list, from rows of `CARD_COLUMNS`, in one pass: the catalog and the
-    request key are looked up once."""
-    per_request, shown = request_key(), catalog.current_catalog()
+    """The cards of a list, from rows of `CARD_COLUMNS`, in one pass: the catalog's verdicts (one
+    query for the page's modules) and the request key are looked up once."""
+    rows = list(rows)
+    per_request, shown = request_key(), catalog.verdicts(row[0] for row in rows)
     return with_token("\n".join(_card_html(card_of_row(row, shown), per_request) for row in rows))
 
 
