@@ -3,7 +3,6 @@ served follows every change of it at once, though cards are rendered once and re
 
 import inspect
 import re
-from datetime import datetime, timezone
 
 import pytest
 from jinja2 import meta
