@@ -4,7 +4,7 @@ from collections import namedtuple
 from datetime import datetime, timezone
 
 from flask_login import UserMixin
-from sqlalchemy import JSON, Boolean, DateTime, ForeignKey, Index, Integer, String, Text, UniqueConstraint
+from sqlalchemy import JSON, Boolean, DateTime, ForeignKey, Index, Integer, String, Text, UniqueConstraint, func
 from sqlalchemy.orm import Mapped, mapped_column
 from werkzeug.security import check_password_hash, generate_password_hash
 
@@ -91,6 +91,10 @@ class Module(db.Model):
     )
     custom_label: Mapped[str | None] = mapped_column(String(40), nullable=True)
     position: Mapped[int] = mapped_column(Integer, default=0)
+
+    # /modules pages by name, filtered by state or not: an index walk, not a sort of every row.
+    __table_args__ = (Index("ix_modules_name_order", func.lower(name), "slug"),
+                      Index("ix_modules_state_name_order", "state", func.lower(name), "slug"))
 
     @property
     def menu(self) -> dict:

@@ -18,10 +18,11 @@ from ..models import DEFAULT_ICON, Module, manifest_menu
 from ..services import modules
 from ..versions import newer, older
 from .fragments import FragmentCache, request_key, token_marker, with_token
-from .sidebar import sidebar_html
+from .sidebar import sidebar_change_html
 
 SHORT_DESCRIPTION = 160
 MAX_CARDS = 4096
+LIST_PAGE_SIZE = 50  # cards on one /modules page
 
 _cards = FragmentCache(MAX_CARDS)
 
@@ -111,17 +112,29 @@ def cards_html(rows) -> Markup:
 
 
 def card_with_sidebar_html(module) -> Markup:
-    """A toggle's answer (and a rollback's): the card, and the sidebar out of band. Nothing more."""
-    return card_html(module) + sidebar_html(oob=True)
+    """A toggle's answer (and a rollback's): the card, and out of band what changed in the sidebar
+    (that module's entry, not the whole sidebar) and the counts. A few kilobytes at any size."""
+    return card_html(module) + sidebar_change_html(module.slug) + counts_html(oob=True)
 
 
-def module_list_context(query: str = "", state: str = "") -> dict:
-    """The list of installed modules, filtered; `cards`, rows of `CARD_COLUMNS`, become HTML through
-    `cards_html` as the page renders (measured: a list of a thousand made into HTML before the page
-    template starts is served a third slower)."""
+def module_list_context(query: str = "", state: str = "", page: int = 1) -> dict:
+    """One page of installed modules, filtered; `cards`, rows of `CARD_COLUMNS`, become HTML through
+    `cards_html` as the page renders (measured: a list made into HTML before the page template starts
+    is served a third slower). Its cost follows the page size, not how many modules are installed."""
+    state = state if state in modules.STATES else ""
+    total = modules.listing_count(query, state)
+    pages = max(1, -(-total // LIST_PAGE_SIZE))
+    page = min(max(1, page), pages)
     return {
-        "cards": modules.listing(query, state, columns=CARD_COLUMNS),
-        "query": query,
-        "state": state if state in modules.STATES else "",
-        "states": modules.STATES,
+        "cards": modules.listing(query, state, columns=CARD_COLUMNS, offset=(page - 1) * LIST_PAGE_SIZE,
+                                 limit=LIST_PAGE_SIZE),
+        "query": query, "state": state, "states": modules.STATES, "counts": modules.counts(),
+        "list_args": {name: value for name, value in (("q", query), ("state", state)) if value},
+        "pager": {"page": page, "pages": pages, "total": total, "first": (page - 1) * LIST_PAGE_SIZE + 1,
+                  "last": min(total, page * LIST_PAGE_SIZE)},
     }
+
+
+def counts_html(oob: bool = False) -> Markup:
+    """The installed/enabled/disabled/failed counts above the list (a toggle sends them out of band)."""
+    return Markup(render_template("modules/_counts.html", counts=modules.counts(), oob=oob))

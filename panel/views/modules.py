@@ -1,5 +1,7 @@
 """`/modules` and every action that changes one module: enable, disable, uninstall, roll back."""
 
+import re
+
 from flask import Blueprint, flash, redirect, render_template, request, url_for
 from flask_babel import gettext
 from flask_login import current_user
@@ -15,8 +17,10 @@ bp = Blueprint("modules", __name__, url_prefix="/modules")
 
 @bp.get("")
 def index():
-    modules.discover(current_user.username)
-    context = module_list_context(request.args.get("q", "")[:100], request.args.get("state", ""))
+    modules.discover_if_changed(current_user.username)
+    page = request.args.get("page", "1")
+    context = module_list_context(request.args.get("q", "")[:100], request.args.get("state", ""),
+                                  int(page) if re.fullmatch(r"[1-9][0-9]{0,5}", page) else 1)
     return page_or_fragment("modules/index.html", "modules/_list.html", **context)
 
 

@@ -1,4 +1,5 @@
-"""The marketplace catalog as rows with indexes and full-text search, instead of one JSON value.
+"""The marketplace catalog as rows with indexes and full-text search, instead of one JSON value;
+indexes that page /modules by name.
 
 Revision ID: 0007
 Revises: 0002
@@ -35,6 +36,8 @@ def upgrade():
     )
     op.create_index('ix_catalog_entries_order', 'catalog_entries', ['catalog_id', 'sort_name', 'slug'])
     op.create_index('ix_catalog_entries_category', 'catalog_entries', ['catalog_id', 'category', 'sort_name'])
+    op.create_index('ix_modules_name_order', 'modules', [sa.text('lower(name)'), 'slug'])
+    op.create_index('ix_modules_state_name_order', 'modules', ['state', sa.text('lower(name)'), 'slug'])
     dialect = op.get_bind().dialect.name
     if dialect == 'sqlite':
         # Trigram tokens: a search term matches anywhere inside a word, as the in-memory search did.
@@ -55,6 +58,8 @@ def upgrade():
 
 
 def downgrade():
+    op.drop_index('ix_modules_state_name_order', table_name='modules')
+    op.drop_index('ix_modules_name_order', table_name='modules')
     if op.get_bind().dialect.name == 'sqlite':
         op.execute("DROP TRIGGER IF EXISTS catalog_entries_search_insert")
         op.execute("DROP TRIGGER IF EXISTS catalog_entries_search_delete")
