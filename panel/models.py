@@ -236,4 +236,5 @@ class CatalogEntry(db.Model):
 
     __table_args__ = (UniqueConstraint("catalog_id", "slug"),
                       Index("ix_catalog_entries_order", "catalog_id", "sort_name", "slug"),
-                      Index("ix_catalog_entries_category", "catalog_id", "category", "sort_name"))
+                      Index("ix_catalog_entries_category", "catalog_id", "category", "sort_name"),
+                      {"sqlite_autoincrement": True})

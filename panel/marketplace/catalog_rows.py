@@ -1,7 +1,8 @@
 """The stored catalog as rows: written in one transaction, filtered, searched and paged by the database.
 
 A catalog is the set of `catalog_entries` rows of one `catalog_cache` row (its head); on SQLite,
-triggers (migration 0007) keep the full-text table `catalog_search` in step with them. Writers
+the writers here keep the full-text table `catalog_search` in step, in bulk (rebuilt after a full
+replace; the changed rows only after a patch). Writers
 replace or patch those rows inside the caller's transaction, so a reader sees the old catalog or
 the new one, never a mix. Search matches each term anywhere in the entry's name, slug, summary,
 author or category, ignoring case (as the in-memory search did): on SQLite through an FTS5 trigram
@@ -10,6 +11,7 @@ through LIKE (PostgreSQL indexes it with pg_trgm when the migration could create
 """
 
 import json
+from functools import lru_cache
 from dataclasses import dataclass
 
 from sqlalchemy import and_, delete, func, insert, select, text
@@ -19,6 +21,7 @@ from ..models import CatalogEntry, Module
 from ..versions import core_compatible, newer
 
 BATCH = 2000
+_core_compatible = lru_cache(maxsize=1024)(core_compatible)  # a catalog repeats a few specifiers thousands of times
 LIKE_ESCAPE = "\\"
 ENTRY = CatalogEntry.__table__
 
@@ -29,7 +32,7 @@ def search_text(entry: dict) -> str:
 
 def row_values(catalog_id: int, entry: dict) -> dict:
     """The columns of one validated entry; `compatible` is the newest release this panel can run."""
-    compatible = [r for r in entry["versions"] if core_compatible(r["requires_core"])]
+    compatible = [r for r in entry["versions"] if _core_compatible(r["requires_core"])]
     newest = entry["versions"][-1]["version"] if entry["versions"] else entry["version"]
     return {"catalog_id": catalog_id, "slug": entry["slug"], "sort_name": entry["name"].lower()[:120],
             "category": entry["category"], "paid": entry["paid"],
@@ -64,16 +67,34 @@ def _insert_batch(batch: list[dict]) -> int:
 def replace(catalog_id: int, entries) -> int:
     """The catalog becomes `entries` (validated dicts); not committed here."""
     db.session.execute(delete(CatalogEntry).where(CatalogEntry.catalog_id == catalog_id))
-    return _insert(catalog_id, entries)
+    count = _insert(catalog_id, entries)
+    if _is_sqlite():  # one pass over the table: far cheaper than indexing row by row
+        db.session.execute(text("INSERT INTO catalog_search(catalog_search) VALUES ('rebuild')"))
+    return count
 
 
 def patch(catalog_id: int, changed: list[dict], removed: list[str]) -> None:
     """Apply a store's list of changes: `changed` entries replace theirs, `removed` slugs go."""
     slugs = sorted({e["slug"] for e in changed} | set(removed))
     for start in range(0, len(slugs), BATCH):
-        db.session.execute(delete(CatalogEntry).where(CatalogEntry.catalog_id == catalog_id,
-                                                      CatalogEntry.slug.in_(slugs[start:start + BATCH])))
+        where = and_(CatalogEntry.catalog_id == catalog_id, CatalogEntry.slug.in_(slugs[start:start + BATCH]))
+        if _is_sqlite():
+            _search_rows("'delete', id, search", where)
+        db.session.execute(delete(CatalogEntry).where(where))
+    if not changed:
+        return
+    before = db.session.scalar(select(func.coalesce(func.max(CatalogEntry.id), 0)))
     _insert(catalog_id, changed)
+    if _is_sqlite():
+        _search_rows("id, search", CatalogEntry.id > before)
+
+
+def _search_rows(columns: str, where) -> None:
+    """Add rows to the full-text index (or take them out, with the 'delete' command's columns)."""
+    compiled = select(CatalogEntry.id).where(where).compile(db.session.get_bind(),
+                                                            compile_kwargs={"literal_binds": True})
+    target = "catalog_search(catalog_search, rowid, search)" if "delete" in columns else "catalog_search(rowid, search)"
+    db.session.execute(text(f"INSERT INTO {target} SELECT {columns} FROM catalog_entries WHERE id IN ({compiled})"))
 
 
 # --- reading --------------------------------------------------------------------------------------
