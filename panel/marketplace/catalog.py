@@ -41,13 +41,28 @@ class Catalog:
 
     @property
     def count(self) -> int:
-        if not hasattr(self, "_count"):
-            self._count = catalog_rows.count(self.id)
-        return self._count
+        return self._facts()[0]
 
     @property
     def categories(self) -> list[str]:
-        return catalog_rows.categories(self.id)
+        return self._facts()[1]
+
+    def _facts(self) -> tuple[int, list[str]]:
+        """How many modules, and their categories: each a pass over every row, so worked out once per
+        stored catalog version and process (a few hundred bytes, not the catalog)."""
+        if self.id is None:
+            return 0, []
+        key = (current_app.config["SQLALCHEMY_DATABASE_URI"], self.id, self.fetched_at)
+        facts = _facts.get(key)
+        if facts is None:
+            facts = (catalog_rows.count(self.id), catalog_rows.categories(self.id))
+            if len(_facts) >= 8:
+                _facts.clear()
+            _facts[key] = facts
+        return facts
+
+
+_facts: dict[tuple, tuple[int, list[str]]] = {}
 
 
 @dataclass
@@ -329,8 +344,9 @@ def browse(shown: Catalog, query: str = "", category: str = "", price: str = "",
            per_page: int = 24) -> Page:
     """A page of the shown catalog, filtered and searched in the database."""
     slugs = [row["slug"] for row in catalog_rows.updates(shown.id)] if show == "updates" else None
+    unfiltered = not (query.split() or category or price or show)
     return catalog_rows.browse(shown.id, query, category, price, installed_only=show == "installed", slugs=slugs,
-                               page=page, per_page=per_page)
+                               page=page, per_page=per_page, total=shown.count if unfiltered else None)
 
 
 def updates_available(shown: Catalog | None = None) -> list[dict]:

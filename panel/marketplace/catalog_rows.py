@@ -136,9 +136,10 @@ class Page:
 
 def browse(catalog_id: int | None, query: str = "", category: str = "", price: str = "",
            installed_only: bool = False, slugs: list[str] | None = None, page: int = 1,
-           per_page: int = 24) -> Page:
+           per_page: int = 24, total: int | None = None) -> Page:
     """One page of the catalog, filtered and searched in the database, by name; `installed_only`
-    keeps the installed modules, `slugs` only those modules (the ones with an update)."""
+    keeps the installed modules, `slugs` only those modules (the ones with an update); `total`, when
+    the caller knows it (the whole catalog's count), spares counting the rows again."""
     if catalog_id is None:
         return Page([], 0, 1, 1, per_page)
     conditions = [CatalogEntry.catalog_id == catalog_id]
@@ -154,7 +155,8 @@ def browse(catalog_id: int | None, query: str = "", category: str = "", price: s
     if searched is not None:
         conditions.append(searched)
     where = and_(*conditions)
-    total = db.session.scalar(select(func.count()).select_from(ENTRY).where(where)) or 0
+    if total is None:
+        total = db.session.scalar(select(func.count()).select_from(ENTRY).where(where)) or 0
     pages = max(1, -(-total // per_page))
     page = min(max(1, page), pages)
     rows = db.session.execute(select(CatalogEntry.data, CatalogEntry.compatible).where(where)
