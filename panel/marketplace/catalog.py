@@ -8,6 +8,7 @@ context) fetches a new one, or only what changed since the stored version when t
 
 import logging
 import threading
+from contextlib import nullcontext
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from urllib.parse import urlencode, urljoin
@@ -260,13 +261,14 @@ def save_catalog(entries, etag: str | None = None, url: str | None = None, row_i
         db.session.add(head)
         db.session.flush()
         row_id = head.id
-    if removed is not None:
-        catalog_rows.patch(row_id, list(entries), removed)
-    else:
-        catalog_rows.replace(row_id, entries)
-    skipped = getattr(entries, "skipped", 0)
-    db.session.execute(update(CatalogCache).where(CatalogCache.id == row_id).values(skipped=skipped, **values))
-    db.session.commit()
+    with catalog_rows.bulk_write() if removed is None else nullcontext():
+        if removed is None:
+            catalog_rows.replace(row_id, entries)
+        else:
+            catalog_rows.patch(row_id, list(entries), removed)
+        skipped = getattr(entries, "skipped", 0)
+        db.session.execute(update(CatalogCache).where(CatalogCache.id == row_id).values(skipped=skipped, **values))
+        db.session.commit()
     _forget_request_catalog()
     return catalog_rows.count(row_id), skipped
 
