@@ -109,7 +109,7 @@ def test_a_toggle_answers_with_the_same_card_as_the_list(app, admin_client, hell
 
     toggled = htmx_post(admin_client, "/modules/hello/enable").get_data(as_text=True)
     listed = admin_client.get("/modules").get_data(as_text=True)
-    card = toggled[:toggled.index('<nav id="sidebar"')]
+    card = toggled[:toggled.index('<li id="sidebar-module-hello" hx-swap-oob="delete">')]
     assert 'id="module-hello" data-state="enabled"' in card and "Update to 1.3.0" in card
     assert card.strip() in listed
 
