@@ -308,3 +308,27 @@ def test_uninstall_page_names_the_modules_that_need_it(app, admin_client, tmp_pa
     response = htmx_post(admin_client, "/modules/hello/uninstall")
     assert response.status_code == 409 and "needed by Notes" in response.get_data(as_text=True)
     assert version_of(app) == ("1.2.0", "enabled")
+
+
+def test_a_folder_copied_in_by_hand_appears_and_an_unchanged_folder_is_not_listed_again(app, admin_client, tmp_path,
+                                                                                        monkeypatch):
+    import os
+    from pathlib import Path
+
+    from conftest import make_menu_module
+    from panel.services import modules as modules_service
+
+    root = Path(app.config["MODULES_PATH"])
+    listed = []
+    real_discover = modules_service.discover
+    monkeypatch.setattr(modules_service, "discover", lambda actor="system": listed.append(1) or real_discover(actor))
+    make_menu_module(root / "by_hand", "by_hand", "By hand")
+    os.utime(root, ns=(root.stat().st_atime_ns, root.stat().st_mtime_ns - 5_000_000_000))  # changed 5 s ago
+    assert 'id="module-by_hand"' in admin_client.get("/modules").get_data(as_text=True)
+    assert len(listed) == 1
+    admin_client.get("/modules")
+    admin_client.get("/modules?page=1")
+    assert len(listed) == 1  # the folder did not change: not listed again
+    make_menu_module(root / "second", "second", "Second")  # the folder's mtime moves on
+    assert 'id="module-second"' in admin_client.get("/modules").get_data(as_text=True)
+    assert len(listed) == 2
