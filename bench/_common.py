@@ -1,5 +1,6 @@
 """Shared set-up for the benchmarks: a migrated panel in a temporary instance, signed in."""
 
+import os
 import re
 import statistics
 import sys
@@ -29,6 +30,18 @@ def panel_app(setup=None):
     with app.app_context():
         flask_migrate.upgrade(directory=MIGRATIONS_DIR)
         users.create("admin", PASSWORD)
+    return app, signed_in(app), instance
+
+
+def open_app(instance: Path):
+    """Another process's panel on an existing instance folder (a fresh worker), signed in."""
+    from panel import create_app
+
+    app = create_app({"INSTANCE_PATH": str(instance), "SECRET_KEY": "bench", "EMBEDDED_HUB": False})
+    return app, signed_in(app)
+
+
+def signed_in(app):
     client = app.test_client()
     html = client.get("/login").get_data(as_text=True)
     token = re.search(r'name="csrf_token" value="([^"]+)"', html).group(1)
@@ -36,7 +49,19 @@ def panel_app(setup=None):
     assert response.status_code == 302, response.status_code
     html = client.get("/modules").get_data(as_text=True)
     client.csrf = re.search(r'"X-CSRFToken": "([^"]+)"', html).group(1)
-    return app, client, instance
+    return client
+
+
+def rss_mb() -> float:
+    """This process's resident memory."""
+    with open("/proc/self/statm") as fh:
+        return int(fh.read().split()[1]) * os.sysconf("SC_PAGE_SIZE") / 1048576
+
+
+def spread(samples) -> str:
+    """min/median/max in milliseconds."""
+    ms = sorted(s * 1000 for s in samples)
+    return f"{ms[0]:.1f}/{statistics.median(ms):.1f}/{ms[-1]:.1f}"
 
 
 def timed(call) -> float:

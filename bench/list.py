@@ -1,20 +1,25 @@
-"""/modules with 1,000 installed modules vs a bare Jinja render of the same rows.
+"""/modules at 10 / 1,000 / 5,000 / 20,000 installed modules (folders on disk, a 60,000 catalog stored),
+first page cold (card fragments cleared) and warm, against a separate bare Flask app that selects the
+same 50 visible rows and renders them with a plain Jinja card — both over loopback HTTP. Also prints
+the page size and the process's memory. Figures: min/median/max over 3 runs of each run's median.
+Goal at 20,000: ≤ 2× the bare render, and the same within noise at 1,000 and 20,000.
 
-The panel page (full page, signed in) against a minimal Flask app on the same SQLite file whose
-route selects the same rows and renders one plain card per row with Jinja. Same process, same
-run, interleaved. Prints the ratio (goal ≤ 2×).
-
-    .venv/bin/python bench/list.py [ITERATIONS]
+    .venv/bin/python bench/list.py [--quick]     (--quick: 10 and 1,000 modules, a 10,000 catalog)
 """
 
+import statistics
 import sys
+import time
 
-from _common import median_ms, panel_app, timed
+from _common import rss_mb, spread, timed
+from _scale import bare_app, grow_modules, panel_with_modules, serve, signed_in_session, store_catalog
 
-ITERATIONS = int(sys.argv[1]) if len(sys.argv) > 1 else 40
-MODULES = 1000
+QUICK = "--quick" in sys.argv
+SIZES = (10, 1_000) if QUICK else (10, 1_000, 5_000, 20_000)
+CATALOG = 10_000 if QUICK else 60_000
+RUNS, ROUNDS = 3, 15
 
-BARE_TEMPLATE = """<!doctype html><html><body><div class="row">
+CARDS = """<!doctype html><html><body><div class="row">
 {% for m in rows %}<div class="col" id="module-{{ m.slug }}" data-state="{{ m.state }}"><article class="card">
 <h2>{{ m.name }}</h2><div>v{{ m.version }} · {{ m.category }} · {{ m.author }}</div>
 <span class="badge">{{ m.state }}</span><p>{{ m.description }}</p>
@@ -22,62 +27,46 @@ BARE_TEMPLATE = """<!doctype html><html><body><div class="row">
 {% endfor %}</div></body></html>"""
 
 
-def insert_modules(app):
-    from panel.extensions import db
-    from panel.models import Module
-
-    states = ("enabled", "disabled", "disabled", "failed")
-    with app.app_context():
-        db.session.add_all(
-            Module(slug=f"mod_{i:04d}", name=f"Module {i:04d}", version="1.0.0", category="Tools",
-                   author="Bench", description=f"Module number {i} for the list benchmark. " * 2,
-                   docs_url="https://example.org/docs" if i % 3 else "", state=states[i % 4],
-                   error="ImportError: nope" if i % 4 == 3 else None, source="folder",
-                   manifest={"slug": f"mod_{i:04d}", "menu": {"label": f"M{i}", "icon": "box"}})
-            for i in range(MODULES))
-        db.session.commit()
-
-
-def bare_app(database_uri: str):
-    from flask import Flask, render_template_string
-    from sqlalchemy import create_engine, text
-
-    engine = create_engine(database_uri)
-    bare = Flask("bare")
-
-    @bare.get("/bare")
-    def listing():
-        with engine.connect() as conn:
-            rows = conn.execute(text("SELECT slug, name, version, category, author, description, state "
-                                     "FROM modules ORDER BY lower(name), slug")).all()
-        return render_template_string(BARE_TEMPLATE, rows=rows)
-
-    return bare, engine
-
-
 def main():
-    app, client, _ = panel_app()
-    insert_modules(app)
-    bare, engine = bare_app(app.config["SQLALCHEMY_DATABASE_URI"])
-    bare_client = bare.test_client()
+    import requests
 
-    page = client.get("/modules")
-    assert page.status_code == 200 and page.get_data(as_text=True).count('class="col module-card-col"') == MODULES
-    bare_page = bare_client.get("/bare")
-    for _ in range(3):
-        client.get("/modules"), bare_client.get("/bare")
+    from panel.ui import cards
 
-    panel_times, bare_times = [], []
-    for _ in range(ITERATIONS):
-        panel_times.append(timed(lambda: client.get("/modules")))
-        bare_times.append(timed(lambda: bare_client.get("/bare")))
-    panel_ms, bare_ms = median_ms(panel_times), median_ms(bare_times)
-    ratio = panel_ms / bare_ms
-    print(f"list of {MODULES}: panel /modules {panel_ms:.1f} ms ({len(page.data) // 1024} KB), "
-          f"bare Jinja {bare_ms:.1f} ms ({len(bare_page.data) // 1024} KB) (median of {ITERATIONS})")
-    print(f"list ratio: {ratio:.2f}x (goal <= 2x) {'OK' if ratio <= 2 else 'MISSED'}")
-    engine.dispose()
+    app, url, server = panel_with_modules()
+    store_catalog(app, CATALOG)
+    bare, engine = bare_app(app.config["SQLALCHEMY_DATABASE_URI"], CARDS)
+    bare_url, bare_server = serve(bare)
+    session, bare_session = signed_in_session(url), requests.Session()
+    session.headers.pop("HX-Request")  # the whole page, as a browser's first visit
+    print(f"{'installed':>9} {'cold ms':>18} {'warm ms':>18} {'bare ms':>18} {'cold/bare':>9} {'warm/bare':>9} "
+          f"{'page KB':>8} {'memory MB':>10}")
+    have = 0
+    for size in SIZES:
+        grow_modules(app, have, size)
+        have = size
+
+        def page():
+            response = session.get(f"{url}/modules")
+            assert response.status_code == 200
+            return response
+
+        def cold():
+            cards._cards.clear()
+            page()
+        cold_runs, warm_runs, bare_runs = [], [], []
+        for _ in range(RUNS):
+            cold_runs.append(statistics.median(timed(cold) for _ in range(ROUNDS)))
+            warm_runs.append(statistics.median(timed(page) for _ in range(ROUNDS)))
+            bare_runs.append(statistics.median(timed(lambda: bare_session.get(f"{bare_url}/bare/list"))
+                                               for _ in range(ROUNDS)))
+        b = statistics.median(bare_runs)
+        print(f"{size:>9} {spread(cold_runs):>18} {spread(warm_runs):>18} {spread(bare_runs):>18} "
+              f"{statistics.median(cold_runs) / b:8.2f}x {statistics.median(warm_runs) / b:8.2f}x "
+              f"{len(page().content) / 1024:8.1f} {rss_mb():10.0f}", flush=True)
+    server.shutdown(), bare_server.shutdown(), engine.dispose()
 
 
 if __name__ == "__main__":
+    started = time.perf_counter()
     main()
+    print(f"total {time.perf_counter() - started:.0f} s")

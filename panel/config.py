@@ -37,10 +37,10 @@ DEFAULTS = {
     "MARKETPLACE_DOWNLOAD_TIMEOUT": 300.0,
     "MARKETPLACE_RETRIES": 2,
     "MARKETPLACE_BACKOFF": 0.3,
-    "MARKETPLACE_MAX_JSON_BYTES": 16 * 1024 * 1024,
-    "MARKETPLACE_RETRY_FAILED_SECONDS": 60,
+    "MARKETPLACE_MAX_JSON_BYTES": 64 * 1024 * 1024,  # a 60,000-module catalog is about 46 MB
+    "MARKETPLACE_RETRY_FAILED_SECONDS": 60,  # a failed catalog refresh is retried this soon
     "JOB_HEARTBEAT_SECONDS": 2.0,  # a running job writes its heartbeat this often
-    "JOB_DEAD_AFTER_SECONDS": 30.0,  # a job without a heartbeat for this long is marked failed, on any node  # a failed catalog refresh is retried this soon
+    "JOB_DEAD_AFTER_SECONDS": 30.0,  # a job without a heartbeat for this long is marked failed, on any node
     "DATABASE_URL": "",  # empty: SQLite in the instance folder
     "SECRET_KEY": "",  # empty: generated once into instance/secret_key
     "SESSION_HOURS": 12,  # a sign-in without "keep me signed in" ends after this long

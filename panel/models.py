@@ -4,7 +4,7 @@ from collections import namedtuple
 from datetime import datetime, timezone
 
 from flask_login import UserMixin
-from sqlalchemy import JSON, Boolean, DateTime, ForeignKey, Integer, String, Text, UniqueConstraint
+from sqlalchemy import JSON, Boolean, DateTime, ForeignKey, Index, Integer, String, Text, UniqueConstraint, func
 from sqlalchemy.orm import Mapped, mapped_column, validates
 from werkzeug.security import check_password_hash, generate_password_hash
 
@@ -91,6 +91,10 @@ class Module(db.Model):
     )
     custom_label: Mapped[str | None] = mapped_column(String(40), nullable=True)
     position: Mapped[int] = mapped_column(Integer, default=0)
+
+    # /modules pages by name, filtered by state or not: an index walk, not a sort of every row.
+    __table_args__ = (Index("ix_modules_name_order", func.lower(name), "slug"),
+                      Index("ix_modules_state_name_order", "state", func.lower(name), "slug"))
 
     @property
     def menu(self) -> dict:
@@ -246,3 +250,29 @@ class UpdatePolicy(db.Model):
     pinned: Mapped[bool] = mapped_column(Boolean, default=False)
     skipped_version: Mapped[str | None] = mapped_column(String(64), nullable=True)
     auto_update: Mapped[bool] = mapped_column(Boolean, default=False)
+
+
+class CatalogEntry(db.Model):
+    """One module of a stored catalog (`catalog_id` is the `catalog_cache` row of its store).
+
+    Pages filter, search and page these rows in the database, so no worker holds a catalog in
+    memory; `search` is the lower-cased text a search matches (full-text indexed, see
+    marketplace/catalog_rows.py); `data` is the whole validated entry, read for a page's rows only.
+    """
+
+    __tablename__ = "catalog_entries"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    catalog_id: Mapped[int] = mapped_column(ForeignKey("catalog_cache.id", ondelete="CASCADE"))
+    slug: Mapped[str] = mapped_column(String(48))
+    sort_name: Mapped[str] = mapped_column(String(120))
+    category: Mapped[str] = mapped_column(String(64), default="")
+    paid: Mapped[bool] = mapped_column(Boolean, default=False)
+    compatible: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    newest: Mapped[str] = mapped_column(String(64))
+    search: Mapped[str] = mapped_column(Text)
+    data: Mapped[dict] = mapped_column(JSON)
+
+    __table_args__ = (UniqueConstraint("catalog_id", "slug"),
+                      Index("ix_catalog_entries_order", "catalog_id", "sort_name", "slug"),
+                      Index("ix_catalog_entries_category", "catalog_id", "category", "sort_name"),
+                      {"sqlite_autoincrement": True})

@@ -33,6 +33,11 @@ def cache_row(app) -> CatalogCache:
         return row
 
 
+def catalog_count(app) -> int:
+    with app.app_context():
+        return catalog.current_catalog().count
+
+
 def marketplace_html(client, query="") -> str:
     response = client.get("/marketplace" + query)
     assert response.status_code == 200
@@ -73,7 +78,7 @@ def test_refresh_fetches_the_catalog_then_answers_unchanged(app, admin_client, h
     assert status == "updated" and "updated just now" in html
     assert {"hello", "notes", "invoices_pro", "notes_export", "broken"} <= set(card_slugs(html))
     row = cache_row(app)
-    assert row.fetched_at is not None and row.etag and len(row.data) >= 5
+    assert row.fetched_at is not None and row.etag and catalog_count(app) >= 5
     status, html = fetch(admin_client)
     assert status == "unchanged" and "unchanged" in html
     assert BANNER not in html
@@ -96,7 +101,7 @@ def test_not_modified_writes_nothing_to_the_catalog(app, admin_client, hub_serve
     writes = [s for s in statements if s.lstrip().upper().startswith(("INSERT", "UPDATE", "DELETE"))]
     assert all("data" not in s.split("WHERE")[0] and "etag" not in s.split("WHERE")[0] for s in writes), writes
     after = cache_row(app)
-    assert (after.fetched_at, after.etag, after.data) == (before.fetched_at, before.etag, before.data)
+    assert (after.fetched_at, after.etag) == (before.fetched_at, before.etag)
 
 
 def test_page_never_waits_and_refreshes_in_the_background(app, admin_client, hub_server):

@@ -52,10 +52,13 @@ def assert_card_and_sidebar_only(response, slug, state):
     assert response.status_code == 200
     parsed = top_level(response.get_data(as_text=True))
     assert parsed.stray_text == ""
-    assert [tag for tag, _ in parsed.elements] == ["div", "nav"], parsed.elements
-    card, nav = (attrs for _, attrs in parsed.elements)
+    card, *out_of_band = (attrs for _, attrs in parsed.elements)
     assert card["id"] == f"module-{slug}" and card["data-state"] == state
-    assert nav["id"] == "sidebar" and nav["hx-swap-oob"] == "true"
+    # Out of band: that module's sidebar entry (taken out, put back where it belongs), the counts.
+    assert out_of_band[0] == {"id": f"sidebar-module-{slug}", "hx-swap-oob": "delete"}
+    assert out_of_band[-1]["id"] == "module-counts" and out_of_band[-1]["hx-swap-oob"] == "true"
+    assert all("hx-swap-oob" in attrs for attrs in out_of_band)
+    assert "sidebar" not in {attrs.get("id") for attrs in out_of_band}  # never the whole sidebar
     assert "<html" not in response.get_data(as_text=True)
 
 
@@ -311,3 +314,27 @@ def test_uninstall_page_names_the_modules_that_need_it(app, admin_client, tmp_pa
     assert response.status_code == 200
     with app.app_context():
         assert db.session.get(Module, "hello") is None and db.session.get(Module, "notes").state == "disabled"
+
+
+def test_a_folder_copied_in_by_hand_appears_and_an_unchanged_folder_is_not_listed_again(app, admin_client, tmp_path,
+                                                                                        monkeypatch):
+    import os
+    from pathlib import Path
+
+    from conftest import make_menu_module
+    from panel.services import modules as modules_service
+
+    root = Path(app.config["MODULES_PATH"])
+    listed = []
+    real_discover = modules_service.discover
+    monkeypatch.setattr(modules_service, "discover", lambda actor="system": listed.append(1) or real_discover(actor))
+    make_menu_module(root / "by_hand", "by_hand", "By hand")
+    os.utime(root, ns=(root.stat().st_atime_ns, root.stat().st_mtime_ns - 5_000_000_000))  # changed 5 s ago
+    assert 'id="module-by_hand"' in admin_client.get("/modules").get_data(as_text=True)
+    assert len(listed) == 1
+    admin_client.get("/modules")
+    admin_client.get("/modules?page=1")
+    assert len(listed) == 1  # the folder did not change: not listed again
+    make_menu_module(root / "second", "second", "Second")  # the folder's mtime moves on
+    assert 'id="module-second"' in admin_client.get("/modules").get_data(as_text=True)
+    assert len(listed) == 2

@@ -3,7 +3,6 @@ served follows every change of it at once, though cards are rendered once and re
 
 import inspect
 import re
-from datetime import datetime, timezone
 
 import pytest
 from jinja2 import meta
@@ -32,9 +31,8 @@ def publish(app, *versions: str, paid: bool = False) -> None:
                                     "versions": [{"version": v, "requires_core": ">=1.0"} for v in versions]})
     with app.app_context():
         db.session.execute(CatalogCache.__table__.delete())
-        db.session.add(CatalogCache(url=catalog.catalog_url()[:500], data=[entry], etag="-".join(versions),
-                                    fetched_at=datetime.now(timezone.utc).replace(tzinfo=None)))
         db.session.commit()
+        catalog.save_catalog([entry], etag="-".join(versions))
 
 
 def change_module(app, **columns):
@@ -139,7 +137,7 @@ def test_a_toggle_answers_with_the_same_card_as_the_list(app, admin_client, hell
 
     toggled = htmx_post(admin_client, "/modules/hello/enable").get_data(as_text=True)
     listed = admin_client.get("/modules").get_data(as_text=True)
-    card = toggled[:toggled.index('<nav id="sidebar"')]
+    card = toggled[:toggled.index('<li id="sidebar-module-hello" hx-swap-oob="delete">')]
     assert 'id="module-hello" data-state="enabled"' in card and "Update to 1.3.0" in card
     assert card.strip() in listed
 

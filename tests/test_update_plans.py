@@ -84,7 +84,7 @@ def test_plans_that_cannot_be_done_say_why(app, hub_server, tmp_path):
         assert with_notes.ok
         conflict = plan_runs.resolve("x", {"x": {"name": "X", "requires": {"notes": ">=1.0", "old_school": ""},
                                                  "versions": [{"version": "1.0", "requires_core": ""}]},
-                                           **catalog.current_catalog().by_slug},
+                                           **{slug: catalog.entry(slug) for slug in ("notes", "old_school", "hello")}},
                                      {}, "1.0.0", lambda spec: True)
         assert [p.kind for p in conflict.problems] == ["conflict"]
 

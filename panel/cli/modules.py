@@ -132,7 +132,7 @@ def _refresh_catalog() -> None:
     result = catalog.refresh()
     if result.status == "failed":
         st = catalog.state()
-        if not st.catalog.modules:
+        if not st.catalog.count:
             fail(result.message)
         click.echo(f"warning: {result.message} Using the catalog from {st.fetched_at:%Y-%m-%d %H:%M} UTC.")
 

@@ -70,7 +70,10 @@ def create_hub(config: dict | None = None) -> Flask:
 
     @hub.get("/api/modules")
     def modules():
-        body, etag = store.catalog()
+        """The catalog; with `since` (an earlier ETag), only what changed since, when remembered."""
+        since = request.args.get("since", "")[:64]
+        changes = store.changes_since(since) if since else None
+        body, etag = changes or store.catalog()
         return conditional_json(body, etag)
 
     def found(data):

@@ -7,6 +7,7 @@ import json
 import os
 import threading
 import zipfile
+from collections import OrderedDict
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -18,6 +19,7 @@ SOURCES = HERE / "sources"
 RELEASES = HERE / "releases"
 MEDIA = HERE / "media"
 CORE_CHANGELOG = HERE / "core_changelog.json"
+HISTORY = 16  # catalog versions remembered for `since`
 
 # Fixed metadata so the same source gives the same bytes on every machine and every run.
 ZIP_DATE = (1980, 1, 1, 0, 0, 0)
@@ -137,6 +139,10 @@ class Store:
         self._lock = threading.Lock()
         self._entries: dict[str, Entry] | None = None
         self._catalog: tuple[bytes, str] | None = None
+        # Earlier catalog versions (ETag -> slug -> digest of its entry), so a panel that names the
+        # version it holds (`since`) gets only what changed; bounded, the oldest forgotten first.
+        self._history: OrderedDict[str, dict[str, int]] = OrderedDict()
+        self._parts: dict[str, bytes] = {}
         self._key: Ed25519PrivateKey | None = None
 
     # --- keys ---------------------------------------------------------------------------------
@@ -220,9 +226,32 @@ class Store:
         with self._lock:
             if self._catalog is None:
                 modules = [e.summary() for e in entries.values()] + self._synthetic_entries() + self.extra
-                body = json.dumps({"modules": modules}, ensure_ascii=False, separators=(",", ":")).encode()
-                self._catalog = (body, hashlib.sha256(body).hexdigest()[:32])
+                parts = [json.dumps(m, ensure_ascii=False, separators=(",", ":")).encode() for m in modules]
+                body = b'{"modules":[' + b",".join(parts) + b"]}"
+                etag = hashlib.sha256(body).hexdigest()[:32]
+                self._parts = {}
+                for module, part in zip(modules, parts):  # the first of a repeated slug counts, as in the panel
+                    if isinstance(module, dict) and isinstance(module.get("slug"), str):
+                        self._parts.setdefault(module["slug"], part)
+                self._history[etag] = {slug: hash(part) for slug, part in self._parts.items()}
+                while len(self._history) > HISTORY:
+                    self._history.popitem(last=False)
+                self._catalog = (body, etag)
             return self._catalog
+
+    def changes_since(self, version: str) -> tuple[bytes, str] | None:
+        """What changed since the catalog `version` (an earlier ETag): the added or changed entries
+        and the removed slugs, with the current ETag; None when that version is not remembered."""
+        body, etag = self.catalog()
+        with self._lock:
+            before = self._history.get(version)
+            if before is None or version == etag:
+                return None
+            current = self._history[etag]
+            changed = [self._parts[slug] for slug, digest in current.items() if before.get(slug) != digest]
+            removed = [slug for slug in before if slug not in current]
+        head = json.dumps({"since": version, "removed": removed}, separators=(",", ":")).encode()
+        return head[:-1] + b',"modules":[' + b",".join(changed) + b"]}", etag
 
     def get(self, slug: str) -> Entry | None:
         return self.entries().get(slug)

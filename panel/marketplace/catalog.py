@@ -1,182 +1,69 @@
-"""The cached catalog: validated on fetch, stored in `catalog_cache`, read from memory, refreshed in the background.
+"""The cached catalog: validated on fetch (see entries), stored as rows (see catalog_rows) under a
+head in `catalog_cache`, refreshed in the background.
 
-Pages never wait on the network: they read the stored catalog; when it is older than
-CATALOG_TTL_SECONDS a daemon thread (with its own app context) fetches a new one.
+Pages never wait on the network: they read the stored rows a page at a time; no worker keeps a
+copy of the catalog. When it is older than CATALOG_TTL_SECONDS a daemon thread (with its own app
+context) fetches a new one, or only what changed since the stored version when the store can.
 """
 
 import logging
-import re
 import threading
-from dataclasses import dataclass, field
+from contextlib import nullcontext
+from dataclasses import dataclass
 from datetime import datetime, timedelta
-from urllib.parse import urljoin, urlsplit
+from urllib.parse import urlencode, urljoin
 
 from flask import current_app, g
 from flask_babel import lazy_gettext as _l
 from sqlalchemy import and_, bindparam, or_, select, update
 
 from ..extensions import db
-from ..manifest import SLUG_RE
 from ..models import CatalogCache, Module, utcnow
-from ..versions import core_compatible, is_valid_specifier, newer, normalized, sort_key
-from . import cache_rows
+from ..versions import newer
+from . import cache_rows, catalog_rows
 from .client import StoreClient, StoreError
+from .entries import Validated, catalog_entries, validate_catalog, validate_entry  # noqa: F401 — validate_* re-exported
 
 log = logging.getLogger(__name__)
 
 CATALOG_PATH = "api/modules"
-ICON_RE = re.compile(r"^[a-z0-9-]{1,40}$")
-SHA256_RE = re.compile(r"^[0-9a-f]{64}$")
-LIMITS = {"name": 120, "summary": 300, "category": 64, "author": 120, "price": 60, "docs_url": 500,
-          "homepage": 500, "requires_core": 100, "signature": 200, "download_url": 500, "date": 32,
-          "description": 20000, "eula": 100000, "notes": 10000, "caption": 200, "title": 120, "url": 500}
-
-
-class Malformed(ValueError):
-    pass
-
-
-# --- validation -----------------------------------------------------------------------------------
-
-def _text(item: dict, key: str, required: bool = False) -> str:
-    value = item.get(key)
-    if value is None or value == "":
-        if required:
-            raise Malformed(key)
-        return ""
-    if not isinstance(value, str):
-        raise Malformed(key)
-    return value[: LIMITS.get(key, 200)]
-
-
-def safe_url(value, base: str | None = None) -> str:
-    """An http(s) address (resolved against `base` when relative), or "" for anything else."""
-    if not isinstance(value, str) or not value or len(value) > LIMITS["url"] or any(c.isspace() for c in value):
-        return ""
-    url = urljoin(base, value) if base else value
-    parts = urlsplit(url)
-    return url if parts.scheme in ("http", "https") and parts.hostname else ""
-
-
-def _version_text(value) -> str:
-    if not isinstance(value, str) or len(value) > 64:
-        raise Malformed("version")
-    text = normalized(value)
-    if text is None:
-        raise Malformed("version")
-    return text
-
-
-def _specifier_text(value) -> str:
-    if value in (None, ""):
-        return ""
-    if not isinstance(value, str) or len(value) > LIMITS["requires_core"]:
-        raise Malformed("requires_core")
-    if not is_valid_specifier(value):
-        raise Malformed("requires_core")
-    return value
-
-
-def _release(item, slug: str) -> dict:
-    if not isinstance(item, dict):
-        raise Malformed("versions")
-    version = _version_text(item.get("version"))
-    size = item.get("size", 0)
-    if isinstance(size, bool) or not isinstance(size, int) or size < 0:
-        raise Malformed("size")
-    sha = _text(item, "sha256").lower()
-    if sha and not SHA256_RE.match(sha):
-        raise Malformed("sha256")
-    download = _text(item, "download_url") or f"api/modules/{slug}/{version}/download"
-    return {"version": version, "date": _text(item, "date"), "requires_core": _specifier_text(item.get("requires_core")),
-            "sha256": sha, "signature": _text(item, "signature"), "size": size, "download_url": download}
-
-
-def validate_entry(item) -> dict:
-    """One catalog entry, normalised; raises Malformed when a field is missing or of the wrong type."""
-    if not isinstance(item, dict):
-        raise Malformed("entry")
-    slug = item.get("slug")
-    if not isinstance(slug, str) or not SLUG_RE.match(slug):
-        raise Malformed("slug")
-    name = _text(item, "name", required=True).strip()
-    if not name:
-        raise Malformed("name")
-    version = _version_text(item.get("version"))
-    paid = item.get("paid", False)
-    if not isinstance(paid, bool):
-        raise Malformed("paid")
-    trial = item.get("trial_days", 0) or 0
-    if isinstance(trial, bool) or not isinstance(trial, int):
-        raise Malformed("trial_days")
-    requires = item.get("requires") or {}
-    if not isinstance(requires, dict) or not all(isinstance(k, str) and SLUG_RE.match(k) and isinstance(v, str)
-                                                 for k, v in requires.items()):
-        raise Malformed("requires")
-    icon = item.get("icon") or ""
-    if not isinstance(icon, str):
-        raise Malformed("icon")
-    versions = item.get("versions")
-    if versions is None:
-        versions = [{"version": version, "requires_core": item.get("requires_core"), "sha256": item.get("sha256"),
-                     "signature": item.get("signature"), "download_url": item.get("download_url")}]
-    if not isinstance(versions, list) or not versions or len(versions) > 500:
-        raise Malformed("versions")
-    releases = sorted((_release(v, slug) for v in versions), key=lambda r: sort_key(r["version"]))
-    return {
-        "slug": slug, "name": name, "version": version, "summary": _text(item, "summary"),
-        "category": _text(item, "category").strip(), "author": _text(item, "author"), "paid": paid,
-        "price": _text(item, "price"), "trial_days": trial, "icon": icon if ICON_RE.match(icon) else "puzzle",
-        "docs_url": safe_url(item.get("docs_url")), "homepage": safe_url(item.get("homepage")),
-        "requires_core": _specifier_text(item.get("requires_core")),
-        "requires": {k: v[:100] for k, v in list(requires.items())[:50]},
-        "has_eula": bool(item.get("has_eula")), "versions": releases,
-    }
-
-
-def validate_catalog(document) -> tuple[list[dict], int]:
-    """Every well-formed entry, and how many were skipped."""
-    entries = document.get("modules") if isinstance(document, dict) else document
-    if not isinstance(entries, list):
-        raise StoreError(_l("The marketplace sent a catalog the panel does not understand."))
-    modules, seen, skipped = [], set(), 0
-    for item in entries:
-        try:
-            entry = validate_entry(item)
-        except Malformed:
-            skipped += 1
-            continue
-        if entry["slug"] in seen:
-            skipped += 1
-            continue
-        seen.add(entry["slug"])
-        modules.append(entry)
-    return modules, skipped
 
 
 # --- what pages read ----------------------------------------------------------------------------
 
 @dataclass
 class Catalog:
-    """The catalog as pages use it: entries with search text and the newest version this panel can run."""
+    """The head of the shown catalog; its entries are rows (see catalog_rows), read a page at a time."""
 
-    modules: list[dict] = field(default_factory=list)
-    by_slug: dict[str, dict] = field(default_factory=dict)
-    categories: list[str] = field(default_factory=list)
+    id: int | None = None
     fetched_at: datetime | None = None
     source_url: str = ""
     skipped: int = 0
 
-    @classmethod
-    def build(cls, modules: list[dict], **kwargs) -> "Catalog":
-        for entry in modules:
-            entry["search"] = " ".join((entry["name"], entry["slug"], entry["summary"], entry["author"],
-                                        entry["category"])).lower()
-            compatible = [r for r in entry["versions"] if core_compatible(r["requires_core"])]
-            entry["compatible"] = compatible[-1]["version"] if compatible else None
-        modules.sort(key=lambda e: (e["name"].lower(), e["slug"]))
-        categories = sorted({e["category"] for e in modules if e["category"]}, key=str.lower)
-        return cls(modules=modules, by_slug={e["slug"]: e for e in modules}, categories=categories, **kwargs)
+    @property
+    def count(self) -> int:
+        return self._facts()[0]
+
+    @property
+    def categories(self) -> list[str]:
+        return self._facts()[1]
+
+    def _facts(self) -> tuple[int, list[str]]:
+        """How many modules, and their categories: each a pass over every row, so worked out once per
+        stored catalog version and process (a few hundred bytes, not the catalog)."""
+        if self.id is None:
+            return 0, []
+        key = (current_app.config["SQLALCHEMY_DATABASE_URI"], self.id, self.fetched_at)
+        facts = _facts.get(key)
+        if facts is None:
+            facts = (catalog_rows.count(self.id), catalog_rows.categories(self.id))
+            if len(_facts) >= 8:
+                _facts.clear()
+            _facts[key] = facts
+        return facts
+
+
+_facts: dict[tuple, tuple[int, list[str]]] = {}
 
 
 @dataclass
@@ -197,8 +84,6 @@ class CatalogState:
         return self.catalog.fetched_at
 
 
-_memory: dict[tuple, tuple] = {}
-_memory_lock = threading.Lock()
 _inflight: set[str] = set()
 _inflight_lock = threading.Lock()
 _threads: list[threading.Thread] = []
@@ -237,18 +122,7 @@ def _rows(url: str) -> tuple:
 def _catalog_for(row) -> Catalog:
     if row is None:
         return Catalog()
-    key = (row.fetched_at, row.etag, row.url)
-    slot = (current_app.config["SQLALCHEMY_DATABASE_URI"], row.id)
-    with _memory_lock:
-        cached = _memory.get(slot)
-    if cached and cached[0] == key:
-        return cached[1]
-    data = db.session.scalar(select(CatalogCache.data).where(CatalogCache.id == row.id)) or []
-    catalog = Catalog.build([dict(e) for e in data if isinstance(e, dict)], fetched_at=row.fetched_at,
-                            source_url=row.url, skipped=row.skipped or 0)
-    with _memory_lock:
-        _memory[slot] = (key, catalog)
-    return catalog
+    return Catalog(id=row.id, fetched_at=row.fetched_at, source_url=row.url, skipped=row.skipped or 0)
 
 
 def state() -> CatalogState:
@@ -277,7 +151,8 @@ def _forget_request_catalog() -> None:
 
 
 def entry(slug: str) -> dict | None:
-    return current_catalog().by_slug.get(slug) if isinstance(slug, str) else None
+    """One entry of the shown catalog, with `compatible`, the newest version this panel can run."""
+    return catalog_rows.entry(current_catalog().id, slug)
 
 
 # --- fetching -----------------------------------------------------------------------------------
@@ -320,6 +195,24 @@ def refresh() -> RefreshResult:
     return result
 
 
+def _version_of(etag: str) -> str:
+    """The catalog version an ETag names: without the weak marker and the quotes."""
+    return etag.removeprefix("W/").strip('"')
+
+
+def _since_path(etag: str | None) -> str:
+    """The catalog's address; with the stored version, asking only for what changed since (a store
+    that does not know `since` sends the whole catalog, which replaces the stored one)."""
+    if not etag:
+        return CATALOG_PATH
+    return f"{CATALOG_PATH}?{urlencode({'since': _version_of(etag)})}"
+
+
+def _is_change_list(document, etag: str | None) -> bool:
+    return (bool(etag) and isinstance(document, dict) and isinstance(document.get("removed"), list)
+            and document.get("since") == _version_of(etag))
+
+
 def _fetch() -> RefreshResult:
     url = catalog_url()
     found = db.session.execute(select(CatalogCache.id, CatalogCache.etag, CatalogCache.fetched_at,
@@ -331,24 +224,60 @@ def _fetch() -> RefreshResult:
         _record_failure(url, str(exc))
         return RefreshResult("failed", str(exc))
     try:
-        result = client.get_json(CATALOG_PATH, etag=etag)
+        result = client.get_json(_since_path(etag), etag=etag)
         if result.not_modified:
             db.session.execute(update(CatalogCache).where(CatalogCache.id == row_id)
                                .values(checked_at=utcnow(), last_error=None, last_error_at=None))
             db.session.commit()
             return RefreshResult("unchanged", skipped=found.skipped or 0)
-        modules, skipped = validate_catalog(result.data)
+        validated = Validated(catalog_entries(result.data))
     except StoreError as exc:
         _record_failure(url, str(exc))
         return RefreshResult("failed", str(exc))
     finally:
         client.close()
+    try:
+        count, skipped = _store(url, row_id, result, validated, _is_change_list(result.data, etag))
+    except Exception:  # noqa: BLE001 — whatever stopped the write, the previous catalog stays whole
+        log.exception("storing the marketplace catalog failed")
+        message = str(_l("The catalog could not be stored; the previous one is still shown."))
+        _record_failure(url, message)
+        return RefreshResult("failed", message)
+    log.info("marketplace catalog stored: %d modules, %d skipped", count, skipped)
+    return RefreshResult("updated", skipped=skipped, count=count)
+
+
+def _store(url: str, row_id: int | None, result, validated: Validated, change_list: bool) -> tuple[int, int]:
+    removed = [s for s in result.data["removed"] if isinstance(s, str)] if change_list else None
+    return save_catalog(validated, etag=result.etag, url=url, row_id=row_id, removed=removed)
+
+
+def save_catalog(entries, etag: str | None = None, url: str | None = None, row_id: int | None = None,
+                 removed: list[str] | None = None) -> tuple[int, int]:
+    """Store validated `entries` as the catalog of `url` (the current store's by default), with its
+    head, in one transaction: readers see the old catalog until the commit, and a write stopped
+    half-way (an error, a killed worker) leaves it untouched. With `removed` (a list of slugs),
+    `entries` are a store's changes and patch the stored catalog instead of replacing it.
+    Returns (modules stored, entries skipped)."""
+    url = (url or catalog_url())[:500]
     now = utcnow()
-    values = {"data": modules, "etag": (result.etag or "")[:200] or None, "skipped": skipped, "fetched_at": now,
-              "checked_at": now, "last_error": None, "last_error_at": None}
-    cache_rows.save(url, **values)
-    log.info("marketplace catalog fetched: %d modules, %d skipped", len(modules), skipped)
-    return RefreshResult("updated", skipped=skipped, count=len(modules))
+    values = {"data": [], "etag": (etag or "")[:200] or None, "fetched_at": now, "checked_at": now,
+              "last_error": None, "last_error_at": None}
+    if row_id is None:
+        row_id = cache_rows.row_id(url)
+    if row_id is None:  # first fetch of this store: the head row, made once whatever the race (cache_rows)
+        cache_rows.save(url, data=[], skipped=0)
+        row_id = cache_rows.row_id(url)
+    with catalog_rows.bulk_write() if removed is None else nullcontext():
+        if removed is None:
+            catalog_rows.replace(row_id, entries)
+        else:
+            catalog_rows.patch(row_id, list(entries), removed)
+        skipped = getattr(entries, "skipped", 0)
+        db.session.execute(update(CatalogCache).where(CatalogCache.id == row_id).values(skipped=skipped, **values))
+        db.session.commit()
+    _forget_request_catalog()
+    return catalog_rows.count(row_id), skipped
 
 
 def is_stale(st: CatalogState, now: datetime | None = None) -> bool:
@@ -397,8 +326,12 @@ def wait_for_background(timeout: float = 10.0) -> None:
 
 # --- browsing -----------------------------------------------------------------------------------
 
-def installed_versions() -> dict[str, str]:
-    return dict(db.session.execute(select(Module.slug, Module.version)).all())
+def installed_versions(slugs=None) -> dict[str, str]:
+    """slug -> installed version, of every module or only of `slugs` (a page's)."""
+    query = select(Module.slug, Module.version)
+    if slugs is not None:
+        query = query.where(Module.slug.in_(list(slugs)))
+    return dict(db.session.execute(query).all())
 
 
 def action_for(entry: dict, installed: dict[str, str]) -> dict:
@@ -413,44 +346,55 @@ def action_for(entry: dict, installed: dict[str, str]) -> dict:
             "reinstall": compatible if compatible == current else None}
 
 
-@dataclass
-class Page:
-    entries: list[dict]
-    total: int
-    page: int
-    pages: int
-    per_page: int
+Page = catalog_rows.Page
 
 
-def browse(catalog: Catalog, installed: dict[str, str], query: str = "", category: str = "", price: str = "",
-           show: str = "", page: int = 1, per_page: int = 24) -> Page:
-    terms = query.lower().split()
-    rows = catalog.modules
-    if category:
-        rows = [e for e in rows if e["category"] == category]
-    if price == "paid":
-        rows = [e for e in rows if e["paid"]]
-    elif price == "free":
-        rows = [e for e in rows if not e["paid"]]
-    if show == "installed":
-        rows = [e for e in rows if e["slug"] in installed]
-    elif show == "updates":
-        rows = [e for e in rows if e["slug"] in installed and newer(e["compatible"], installed[e["slug"]])]
-    for term in terms:
-        rows = [e for e in rows if term in e["search"]]
-    total = len(rows)
-    pages = max(1, -(-total // per_page))
-    page = min(max(1, page), pages)
-    return Page(rows[(page - 1) * per_page: page * per_page], total, page, pages, per_page)
+def browse(shown: Catalog, query: str = "", category: str = "", price: str = "", show: str = "", page: int = 1,
+           per_page: int = 24) -> Page:
+    """A page of the shown catalog, filtered and searched in the database."""
+    slugs = [row["slug"] for row in catalog_rows.updates(shown.id)] if show == "updates" else None
+    unfiltered = not (query.split() or category or price or show)
+    return catalog_rows.browse(shown.id, query, category, price, installed_only=show == "installed", slugs=slugs,
+                               page=page, per_page=per_page, total=shown.count if unfiltered else None)
 
 
-def updates_available(catalog: Catalog | None = None, installed: dict | None = None) -> list[dict]:
+def updates_available(shown: Catalog | None = None) -> list[dict]:
     """Installed modules with a newer version this panel can run, by name."""
-    catalog = catalog or current_catalog()
-    installed = installed if installed is not None else installed_versions()
-    rows = []
-    for slug, version in installed.items():
-        item = catalog.by_slug.get(slug)
-        if item and newer(item["compatible"], version):
-            rows.append({"slug": slug, "name": item["name"], "installed": version, "version": item["compatible"]})
-    return sorted(rows, key=lambda r: r["name"].lower())
+    return catalog_rows.updates((shown or current_catalog()).id)
+
+
+def paid_slugs() -> list[str]:
+    """The modules the shown catalog marks paid (the one source of "paid": never a manifest)."""
+    return catalog_rows.paid_slugs(current_catalog().id)
+
+
+class Entries:
+    """The shown catalog as a read-only mapping slug -> entry, each row read when first asked for:
+    a dependency plan looks at a handful of the catalog's modules, never the whole of it."""
+
+    def __init__(self, shown: Catalog | None = None):
+        self.shown = shown or current_catalog()
+        self._read: dict[str, dict | None] = {}
+
+    def get(self, slug, default=None):
+        if slug not in self._read:
+            self._read[slug] = catalog_rows.entry(self.shown.id, slug)
+        found = self._read[slug]
+        return default if found is None else found
+
+    def __contains__(self, slug) -> bool:
+        return self.get(slug) is not None
+
+    def __getitem__(self, slug) -> dict:
+        found = self.get(slug)
+        if found is None:
+            raise KeyError(slug)
+        return found
+
+    def __len__(self) -> int:
+        return self.shown.count
+
+
+def verdicts(slugs) -> dict[str, tuple]:
+    """slug -> (compatible version, newest version) in the shown catalog, for a page of cards."""
+    return catalog_rows.verdicts(current_catalog().id, slugs)

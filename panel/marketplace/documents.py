@@ -17,8 +17,9 @@ from sqlalchemy import select, update
 from ..extensions import db
 from ..models import CatalogCache, utcnow
 from ..versions import core_compatible, sort_key
-from .catalog import LIMITS, Malformed, _text, _version_text, safe_url, store_url
 from . import cache_rows
+from .catalog import store_url
+from .entries import LIMITS, Malformed, _text, _version_text, safe_url
 from .client import StoreClient, StoreError
 
 ALLOWED_TAGS = {"p", "br", "hr", "strong", "em", "b", "i", "code", "pre", "blockquote", "ul", "ol", "li",

@@ -39,7 +39,7 @@ def installed_state() -> dict[str, Installed]:
 
 def plan_install(slug: str, version: str | None = None) -> Plan:
     """The plan that installs `slug` with all it needs, against the cached catalog and what is installed."""
-    return resolve(slug, catalog.current_catalog().by_slug, installed_state(), CORE_VERSION, core_compatible,
+    return resolve(slug, catalog.Entries(), installed_state(), CORE_VERSION, core_compatible,
                    version=version)
 
 

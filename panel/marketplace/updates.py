@@ -83,12 +83,12 @@ class Offer:
 
 def offers(cat=None, installed: dict | None = None) -> list[Offer]:
     """Every installed module the catalog has something newer for, by name."""
-    cat = cat or catalog.current_catalog()
+    cat = catalog.Entries(cat)
     installed = installed if installed is not None else catalog.installed_versions()
     kept = policies()
     rows = []
     for slug, current in installed.items():
-        item = cat.by_slug.get(slug)
+        item = cat.get(slug)
         if item is None:
             continue
         newer_ones = [r for r in item["versions"] if newer(r["version"], current)]

@@ -1,6 +1,7 @@
 """Installed modules: discovery, listing, enabling and disabling."""
 
 import logging
+import time
 from functools import lru_cache
 from pathlib import Path
 
@@ -36,11 +37,7 @@ def not_installed(slug) -> NotFound:
     return NotFound(_l("There is no installed module named “%(slug)s”.", slug=str(slug)[:60]))
 
 
-def listing(query: str = "", state: str = "", columns: tuple = ()) -> list:
-    """Installed modules matching the search, by name: `Module`s, or with `columns` plain rows of
-    just those columns, several times cheaper for a long list."""
-    stmt = select(*columns) if columns else select(Module)
-    stmt = stmt.order_by(func.lower(Module.name), Module.slug)
+def _listing_statement(stmt, query: str, state: str):
     query = (query or "").strip().lower()
     if query:
         # What the administrator types is plain text: `%` and `_` are not wildcards.
@@ -49,7 +46,21 @@ def listing(query: str = "", state: str = "", columns: tuple = ()) -> list:
                                 for column in (Module.name, Module.description, Module.slug))))
     if state in STATES:
         stmt = stmt.where(Module.state == state)
+    return stmt
+
+
+def listing(query: str = "", state: str = "", columns: tuple = (), offset: int = 0, limit: int | None = None) -> list:
+    """Installed modules matching the search, by name: `Module`s, or with `columns` plain rows of
+    just those columns, several times cheaper for a long list; `offset` and `limit` take a page."""
+    stmt = select(*columns) if columns else select(Module)
+    stmt = _listing_statement(stmt, query, state).order_by(func.lower(Module.name), Module.slug)
+    if limit is not None:
+        stmt = stmt.offset(offset).limit(limit)
     return list(db.session.execute(stmt).all() if columns else db.session.scalars(stmt))
+
+
+def listing_count(query: str = "", state: str = "") -> int:
+    return db.session.scalar(_listing_statement(select(func.count()).select_from(Module), query, state)) or 0
 
 
 def counts() -> dict[str, int]:
@@ -91,6 +102,27 @@ def _parse_manifest(raw: bytes) -> manifest_mod.Manifest:
     """Enabling reads module.json again (it may have been fixed by hand): the same bytes need not
     be validated twice. An invalid file raises, and is never kept. Nothing changes a Manifest."""
     return manifest_mod.parse(raw)
+
+
+def discover_if_changed(actor: str = "system") -> list[str]:
+    """`discover`, only when the modules folder changed since this process last looked (a folder
+    copied in or removed changes its mtime): /modules must not list a folder of thousands on every
+    request. Looked at again when the change fell within a second of the last look (mtime ticks)."""
+    root = Path(current_app.config["MODULES_PATH"])
+    try:
+        changed_ns = root.stat().st_mtime_ns
+    except OSError:
+        return []
+    last = _looked_at.get(str(root))
+    if last is not None and last[0] == changed_ns and last[1] - changed_ns > 1_000_000_000:
+        return []
+    looked_ns = time.time_ns()
+    found = discover(actor)
+    _looked_at[str(root)] = (changed_ns, looked_ns)
+    return found
+
+
+_looked_at: dict[str, tuple[int, int]] = {}
 
 
 def discover(actor: str = "system") -> list[str]:

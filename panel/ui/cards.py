@@ -19,10 +19,11 @@ from ..services import modules
 from ..versions import newer, older
 from .fragments import FragmentCache, request_key, token_marker, with_token
 from .license import badge as license_badge
-from .sidebar import sidebar_html
+from .sidebar import sidebar_change_html
 
 SHORT_DESCRIPTION = 160
 MAX_CARDS = 4096
+LIST_PAGE_SIZE = 50  # cards on one /modules page
 
 _cards = FragmentCache(MAX_CARDS)
 
@@ -65,14 +66,15 @@ CARD_COLUMNS = (Module.slug, Module.name, Module.version, Module.category, Modul
 _older = lru_cache(maxsize=4096)(older)
 
 
-def catalog_verdict(slug: str, version: str, shown: catalog.Catalog | None = None) -> tuple[str | None, bool]:
+def catalog_verdict(slug: str, version: str, shown: dict | None = None) -> tuple[str | None, bool]:
     """What the cached catalog says of an installed module: (the compatible version to update to,
-    or None; whether any newer version exists, compatible or not)."""
-    item = (shown or catalog.current_catalog()).by_slug.get(slug)
-    if item is None:
+    or None; whether any newer version exists, compatible or not). `shown` is the page's
+    `catalog.verdicts` (looked up for this one module when not given)."""
+    found = (shown if shown is not None else catalog.verdicts([slug])).get(slug)
+    if found is None:
         return None, False
-    update = item["compatible"] if newer(item["compatible"], version) else None
-    newest = item["versions"][-1]["version"] if item["versions"] else item["version"]
+    compatible, newest = found
+    update = compatible if newer(compatible, version) else None
     return update, newer(newest, version)
 
 
@@ -84,7 +86,7 @@ def _policy_of(rule) -> tuple:
 
 
 def _card(slug, name, version, category, author, description, docs_url, state, error, icon, previous_version,
-          shown: catalog.Catalog | None, policy: tuple = NO_POLICY) -> Card:
+          shown: dict | None, policy: tuple = NO_POLICY) -> Card:
     description = description or ""
     if len(description) > SHORT_DESCRIPTION:
         description = description[: SHORT_DESCRIPTION - 1].rstrip() + "…"
@@ -98,14 +100,14 @@ def _card(slug, name, version, category, author, description, docs_url, state, e
                 license_kind, license_text, pinned, skipped_version, auto_update)
 
 
-def card_of(module, shown: catalog.Catalog | None = None) -> Card:
-    """The card of a `Module` or `ModuleRecord`; `shown` is the catalog (looked up when not given)."""
+def card_of(module, shown: dict | None = None) -> Card:
+    """The card of a `Module` or `ModuleRecord`; `shown` as in `catalog_verdict`."""
     return _card(module.slug, module.name, module.version, module.category, module.author, module.description,
                  module.docs_url, module.state, module.error, manifest_menu(module.manifest).get("icon"),
                  module.previous_version, shown, _policy_of(updates.stored_policy(module.slug)))
 
 
-def card_of_row(row, shown: catalog.Catalog | None = None, policies: dict | None = None) -> Card:
+def card_of_row(row, shown: dict | None = None, policies: dict | None = None) -> Card:
     """The card of a row of `CARD_COLUMNS`: unpacked in their order, several times faster than
     reading a row's columns by name, for a list of a thousand."""
     return _card(*row, shown, _policy_of((policies or {}).get(row[0])))
@@ -122,9 +124,10 @@ def card_html(module) -> Markup:
 
 
 def cards_html(rows) -> Markup:
-    """The cards of a whole list, from rows of `CARD_COLUMNS`, in one pass: the catalog and the
-    request key are looked up once."""
-    per_request, shown, policies = request_key(), catalog.current_catalog(), updates.policies()
+    """The cards of a list, from rows of `CARD_COLUMNS`, in one pass: the catalog's verdicts (one
+    query for the page's modules), the update policies and the request key are looked up once."""
+    rows = list(rows)
+    per_request, shown, policies = request_key(), catalog.verdicts(row[0] for row in rows), updates.policies()
     return with_token("\n".join(_card_html(card_of_row(row, shown, policies), per_request) for row in rows))
 
 
@@ -136,17 +139,29 @@ def card_oob_html(module) -> Markup:
 
 
 def card_with_sidebar_html(module) -> Markup:
-    """A toggle's answer (and a rollback's): the card, and the sidebar out of band. Nothing more."""
-    return card_html(module) + sidebar_html(oob=True)
+    """A toggle's answer (and a rollback's): the card, and out of band what changed in the sidebar
+    (that module's entry, not the whole sidebar) and the counts. A few kilobytes at any size."""
+    return card_html(module) + sidebar_change_html(module.slug) + counts_html(oob=True)
 
 
-def module_list_context(query: str = "", state: str = "") -> dict:
-    """The list of installed modules, filtered; `cards`, rows of `CARD_COLUMNS`, become HTML through
-    `cards_html` as the page renders (measured: a list of a thousand made into HTML before the page
-    template starts is served a third slower)."""
+def module_list_context(query: str = "", state: str = "", page: int = 1) -> dict:
+    """One page of installed modules, filtered; `cards`, rows of `CARD_COLUMNS`, become HTML through
+    `cards_html` as the page renders (measured: a list made into HTML before the page template starts
+    is served a third slower). Its cost follows the page size, not how many modules are installed."""
+    state = state if state in modules.STATES else ""
+    total = modules.listing_count(query, state)
+    pages = max(1, -(-total // LIST_PAGE_SIZE))
+    page = min(max(1, page), pages)
     return {
-        "cards": modules.listing(query, state, columns=CARD_COLUMNS),
-        "query": query,
-        "state": state if state in modules.STATES else "",
-        "states": modules.STATES,
+        "cards": modules.listing(query, state, columns=CARD_COLUMNS, offset=(page - 1) * LIST_PAGE_SIZE,
+                                 limit=LIST_PAGE_SIZE),
+        "query": query, "state": state, "states": modules.STATES, "counts": modules.counts(),
+        "list_args": {name: value for name, value in (("q", query), ("state", state)) if value},
+        "pager": {"page": page, "pages": pages, "total": total, "first": (page - 1) * LIST_PAGE_SIZE + 1,
+                  "last": min(total, page * LIST_PAGE_SIZE)},
     }
+
+
+def counts_html(oob: bool = False) -> Markup:
+    """The installed/enabled/disabled/failed counts above the list (a toggle sends them out of band)."""
+    return Markup(render_template("modules/_counts.html", counts=modules.counts(), oob=oob))

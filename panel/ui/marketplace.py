@@ -43,9 +43,9 @@ def marketplace_context(filters: dict, refresh_result: catalog.RefreshResult | N
     st = catalog.state()
     if background and refresh_result is None:
         catalog.refresh_in_background(st)
-    installed = catalog.installed_versions()
-    page = catalog.browse(st.catalog, installed, filters["query"], filters["category"], filters["price"],
-                          filters["show"], filters["page"], PER_PAGE)
+    page = catalog.browse(st.catalog, filters["query"], filters["category"], filters["price"], filters["show"],
+                          filters["page"], PER_PAGE)
+    installed = catalog.installed_versions(e["slug"] for e in page.entries)
     labels = action_labels()
     base = url_for("marketplace.index")
     cards = [{"entry": e, "action": action_view(catalog.action_for(e, installed), labels),
@@ -53,7 +53,7 @@ def marketplace_context(filters: dict, refresh_result: catalog.RefreshResult | N
     return {
         "state": st, "cards": cards, "pager": page, "filters": filters, "filter_args": filter_args,
         "categories": st.catalog.categories, "refresh_result": refresh_result,
-        "waiting": not st.catalog.modules and not st.last_error and (st.refreshing or st.checked_at is None),
+        "waiting": not st.catalog.count and not st.last_error and (st.refreshing or st.checked_at is None),
         "core_version": CORE_VERSION, "labels": labels, "csrf": generate_csrf(), "mp_base": base,
     }
 
@@ -101,7 +101,7 @@ def detail_context(slug: str, tab: str, network: bool) -> dict | None:
     item = catalog.entry(slug)
     if item is None:
         return None
-    installed = catalog.installed_versions()
+    installed = catalog.installed_versions([slug])
     tab = tab if tab in TABS else "description"
     doc, error = None, None
     try:

@@ -1,5 +1,7 @@
 """`/modules` and every action that changes one module: enable, disable, uninstall, roll back."""
 
+import re
+
 from flask import Blueprint, flash, make_response, redirect, render_template, request, url_for
 from flask_babel import gettext
 from flask_login import current_user
@@ -9,7 +11,7 @@ from .. import installer
 from ..errors import Conflict
 from ..marketplace import plan_runs
 from ..services import modules
-from ..ui.cards import card_oob_html, card_with_sidebar_html, module_list_context
+from ..ui.cards import card_html, card_oob_html, card_with_sidebar_html, counts_html, module_list_context
 from ..ui.rendering import page_or_fragment
 from ..ui.sidebar import sidebar_html
 
@@ -18,8 +20,10 @@ bp = Blueprint("modules", __name__, url_prefix="/modules")
 
 @bp.get("")
 def index():
-    modules.discover(current_user.username)
-    context = module_list_context(request.args.get("q", "")[:100], request.args.get("state", ""))
+    modules.discover_if_changed(current_user.username)
+    page = request.args.get("page", "1")
+    context = module_list_context(request.args.get("q", "")[:100], request.args.get("state", ""),
+                                  int(page) if re.fullmatch(r"[1-9][0-9]{0,5}", page) else 1)
     return page_or_fragment("modules/index.html", "modules/_list.html", **context)
 
 
@@ -57,7 +61,9 @@ def _with_others(module, others: list):
     """The toggled card with the sidebar, and the cards of the others switched with it, out of band."""
     if not request.htmx:
         return card_with_sidebar(module)
-    return card_with_sidebar_html(module) + Markup().join(card_oob_html(modules.read(slug)) for slug in others)
+    # Several entries changed: the whole sidebar out of band (a rare answer; a toggle sends one entry).
+    return (card_html(module) + sidebar_html(oob=True) + counts_html(oob=True)
+            + Markup().join(card_oob_html(modules.read(slug)) for slug in others))
 
 
 @bp.post("/<slug>/enable")

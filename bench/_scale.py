@@ -1,0 +1,104 @@
+"""Set-up shared by the list and toggle benchmarks: a panel served over loopback HTTP with N installed
+modules (each a folder on disk with its module.json and code, and its row), a stored catalog, and a
+separate bare Flask app on the same database, served the same way."""
+
+import json
+import re
+import threading
+
+import requests
+from werkzeug.serving import make_server
+
+from _common import PASSWORD, panel_app
+
+SECTIONS = ("modules", "payments", "tools")
+
+
+def serve(wsgi_app) -> tuple[str, object]:
+    server = make_server("127.0.0.1", 0, wsgi_app, threaded=True)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    return f"http://127.0.0.1:{server.server_port}", server
+
+
+def grow_modules(app, start: int, stop: int) -> None:
+    """Modules start..stop-1: a folder each (module.json, a page) and a row, half of them enabled."""
+    from pathlib import Path
+
+    from sqlalchemy import insert
+
+    from panel.extensions import db
+    from panel.models import Module
+
+    root = Path(app.config["MODULES_PATH"])
+    rows = []
+    for i in range(start, stop):
+        slug = f"mod_{i:05d}"
+        manifest = {"slug": slug, "name": f"Module {i:05d}", "version": "1.0.0", "requires_core": ">=1.0",
+                    "description": f"Bench module number {i}, with a description of a usual length.",
+                    "author": f"Vendor {i % 50}", "category": "Tools",
+                    "menu": {"label": f"Module {i:05d}", "icon": "box", "section": SECTIONS[i % 3]}}
+        folder = root / slug
+        folder.mkdir(parents=True, exist_ok=True)
+        (folder / "module.json").write_text(json.dumps(manifest), encoding="utf-8")
+        (folder / "__init__.py").write_text("def setup(api):\n    @api.page('/')\n    def index():\n"
+                                            "        return 'ok'\n", encoding="utf-8")
+        rows.append({"slug": slug, "name": manifest["name"], "version": "1.0.0", "description": manifest["description"],
+                     "author": manifest["author"], "category": "Tools", "docs_url": "", "manifest": manifest,
+                     "state": "disabled", "source": "folder", "show_in_sidebar": True, "position": i})
+    with app.app_context():
+        db.session.execute(insert(Module), rows)
+        db.session.commit()
+
+
+def store_catalog(app, size: int) -> None:
+    """A stored catalog of `size` modules (the installed ones among them, some with an update)."""
+    from panel.marketplace import catalog
+
+    entries = ({"slug": f"mod_{i:05d}", "name": f"Module {i:05d}", "version": "1.1.0" if i % 5 == 0 else "1.0.0",
+                "summary": f"Catalog entry {i}", "author": f"Vendor {i % 50}", "category": "Tools",
+                "requires_core": ">=1.0"} for i in range(size))
+    with app.app_context():
+        catalog.save_catalog(catalog.Validated(list(entries)))
+
+
+def signed_in_session(url: str) -> requests.Session:
+    session = requests.Session()
+    html = session.get(f"{url}/login").text
+    token = re.search(r'name="csrf_token" value="([^"]+)"', html).group(1)
+    response = session.post(f"{url}/login", data={"username": "admin", "password": PASSWORD, "csrf_token": token},
+                            allow_redirects=False)
+    assert response.status_code == 302, response.status_code
+    html = session.get(f"{url}/modules").text
+    session.headers.update({"HX-Request": "true", "X-CSRFToken": re.search(r'"X-CSRFToken": "([^"]+)"', html).group(1)})
+    return session
+
+
+def bare_app(database_uri: str, card_template: str):
+    """A separate bare Flask app on the same database: a toggle that commits the same change, and a
+    list that selects the same visible rows and renders them."""
+    from flask import Flask, render_template_string
+    from sqlalchemy import create_engine, text
+
+    engine = create_engine(database_uri)
+    bare = Flask("bare")
+
+    @bare.post("/bare/<slug>/<state>")
+    def toggle(slug, state):
+        with engine.begin() as conn:
+            conn.execute(text("UPDATE modules SET state = :state WHERE slug = :slug"), {"state": state, "slug": slug})
+        return f'<div id="module-{slug}" data-state="{state}"></div>'
+
+    @bare.get("/bare/list")
+    def listing():
+        with engine.connect() as conn:
+            rows = conn.execute(text("SELECT slug, name, version, category, author, description, state FROM modules "
+                                     "ORDER BY lower(name), slug LIMIT 50")).all()
+        return render_template_string(card_template, rows=rows)
+
+    return bare, engine
+
+
+def panel_with_modules():
+    app, _, instance = panel_app()
+    url, server = serve(app)
+    return app, url, server

@@ -1,0 +1,160 @@
+"""The catalog stored as rows: a refresh is all or nothing, a store's change list patches it, and
+search and filters find what the in-memory catalog found."""
+
+import pytest
+
+from panel.extensions import db
+from panel.marketplace import catalog, catalog_rows
+from panel.models import Module
+from panel.versions import newer
+
+
+def slugs_shown(app) -> list[str]:
+    with app.app_context():
+        shown = catalog.current_catalog()
+        return [e["slug"] for e in catalog.browse(shown, per_page=10_000).entries]
+
+
+def extra(i: int, **fields) -> dict:
+    return {"slug": f"extra_{i:03d}", "name": f"Extra {i:03d}", "version": "1.0.0", "summary": "added", **fields}
+
+
+def test_a_refresh_stopped_half_way_leaves_the_previous_catalog_served_whole(app, hub_server, monkeypatch):
+    with app.app_context():
+        assert catalog.refresh().status == "updated"
+    before = slugs_shown(app)
+    hub_server.store.set_extra([extra(i) for i in range(40)])
+    written = []
+
+    def insert_then_fail(batch):
+        if written:
+            raise OSError("disk full")  # the worker dies with half the rows written
+        written.append(len(batch))
+        db.session.execute(catalog_rows.insert(catalog_rows.ENTRY), batch)
+        return len(batch)
+
+    monkeypatch.setattr(catalog_rows, "BATCH", 5)
+    monkeypatch.setattr(catalog_rows, "_insert_batch", insert_then_fail)
+    with app.app_context():
+        result = catalog.refresh()
+    assert result.status == "failed" and "previous one is still shown" in result.message
+    assert written == [5]
+    assert slugs_shown(app) == before
+    monkeypatch.undo()
+    with app.app_context():
+        assert catalog.refresh().status == "updated"
+    assert set(slugs_shown(app)) == set(before) | {f"extra_{i:03d}" for i in range(40)}
+
+
+def test_a_store_sends_only_what_changed_since_the_stored_version(app, hub_server, monkeypatch):
+    hub_server.store.set_extra([extra(1), extra(2)])
+    with app.app_context():
+        assert catalog.refresh().status == "updated"
+    hub_server.store.set_extra([extra(1, name="Extra renamed"), extra(3)])  # 1 changed, 2 removed, 3 added
+    patched, replaced = [], []
+    monkeypatch.setattr(catalog_rows, "patch", lambda cid, changed, removed, real=catalog_rows.patch:
+                        patched.append((sorted(e["slug"] for e in changed), removed)) or real(cid, changed, removed))
+    monkeypatch.setattr(catalog_rows, "replace", lambda *a, real=catalog_rows.replace: replaced.append(1) or real(*a))
+    with app.app_context():
+        assert catalog.refresh().status == "updated"
+        assert catalog.entry("extra_001")["name"] == "Extra renamed"
+        assert catalog.entry("extra_002") is None and catalog.entry("extra_003") is not None
+        hits = catalog.browse(catalog.current_catalog(), query="renamed").entries
+        assert [e["slug"] for e in hits] == ["extra_001"]
+    assert patched == [(["extra_001", "extra_003"], ["extra_002"])] and not replaced
+    with app.app_context():  # nothing changed since: a 304, the rows untouched
+        assert catalog.refresh().status == "unchanged"
+
+
+# --- the same answers as the in-memory catalog ----------------------------------------------------
+
+ENTRIES = [
+    {"slug": "calendar", "name": "Calendar", "summary": "Events and 100% uptime_reports", "author": "Ann",
+     "category": "Tools", "paid": False},
+    {"slug": "crm_pro", "name": "CRM Pro", "summary": "Customers, «deals» and Öl", "author": "Bob",
+     "category": "Sales", "paid": True},
+    {"slug": "mailer", "name": "mailer", "summary": "Mail to customers", "author": "ann",
+     "category": "Mail", "paid": False},
+    {"slug": "uptime", "name": "Uptime", "summary": 'Checks "quoted" hosts', "author": "Cé",
+     "category": "Tools", "paid": True, "requires_core": ">=99"},
+    {"slug": "zeta_x", "name": "Zeta", "summary": "a_b c%d x", "author": "Zed", "category": "", "paid": False},
+]
+QUERIES = ["", "cal", "CAL", "en", "a", "customers", "cust ann", "100%", "_", "%", "«deals»", "öl", "ÖL",
+           '"quoted"', "'", "ime_r", "tools", "pro sales", "x", "a_b", "c%d", "nothing here", "AND", "*", "OR cal",
+           "NEAR(", "e"]
+
+
+def old_browse(entries, installed, query="", category="", price="", show=""):
+    """The in-memory search this move replaced, as it was: every term a substring of the entry's
+    lower-cased text, filters in Python, ordered by name."""
+    rows = sorted(entries, key=lambda e: (e["name"].lower(), e["slug"]))
+    if category:
+        rows = [e for e in rows if e["category"] == category]
+    if price:
+        rows = [e for e in rows if e["paid"] == (price == "paid")]
+    if show == "installed":
+        rows = [e for e in rows if e["slug"] in installed]
+    elif show == "updates":
+        rows = [e for e in rows if e["slug"] in installed and newer(e["compatible"], installed[e["slug"]])]
+    for term in query.lower().split():
+        rows = [e for e in rows if term in catalog_rows.search_text(e)]
+    return [e["slug"] for e in rows]
+
+
+@pytest.fixture
+def stored(app):
+    entries = [catalog.validate_entry({"version": "2.0.0", **e}) for e in ENTRIES]
+    with app.app_context():
+        catalog.save_catalog(entries)
+        compatible = {e["slug"]: catalog.entry(e["slug"])["compatible"] for e in entries}
+    return [{**e, "compatible": compatible[e["slug"]]} for e in entries]
+
+
+@pytest.mark.parametrize("query", QUERIES)
+def test_search_finds_what_the_in_memory_search_found(app, stored, query):
+    with app.app_context():
+        found = [e["slug"] for e in catalog.browse(catalog.current_catalog(), query=query, per_page=100).entries]
+    assert found == old_browse(stored, {}, query)
+
+
+@pytest.mark.parametrize("filters", [{"category": "Tools"}, {"category": "Nope"}, {"price": "paid"}, {"price": "free"},
+                                     {"show": "installed"}, {"show": "updates"}, {"show": "updates", "query": "cal"},
+                                     {"category": "Tools", "price": "paid", "query": "up"}])
+def test_filters_find_what_the_in_memory_filters_found(app, stored, filters):
+    with app.app_context():  # calendar has an update, crm_pro is current, uptime's update needs a newer core
+        for slug, version in (("calendar", "1.0.0"), ("crm_pro", "2.0.0"), ("uptime", "1.0.0")):
+            db.session.add(Module(slug=slug, name=slug.title(), version=version))
+        db.session.commit()
+        installed = catalog.installed_versions()
+        found = [e["slug"] for e in catalog.browse(catalog.current_catalog(), per_page=100, **filters).entries]
+    assert found == old_browse(stored, installed, **filters)
+
+
+def test_on_postgresql_search_and_changes_give_the_same_answers(tmp_path):
+    """The PostgreSQL path (LIKE, pg_trgm when it can be created) against the same reference."""
+    import flask_migrate
+
+    from panel import MIGRATIONS_DIR, create_app
+    from postgres_server import INSTALL_HINT, PostgresServer, server_binaries
+
+    if server_binaries() is None:
+        pytest.skip(INSTALL_HINT)
+    server = PostgresServer().start()
+    try:
+        server.execute("CREATE DATABASE catalog_rows")
+        app = create_app({"INSTANCE_PATH": str(tmp_path / "instance"), "SECRET_KEY": "test", "EMBEDDED_HUB": False,
+                          "DATABASE_URL": server.url("catalog_rows")})
+        with app.app_context():
+            flask_migrate.upgrade(directory=MIGRATIONS_DIR)
+            entries = [catalog.validate_entry({"version": "2.0.0", **e}) for e in ENTRIES]
+            assert catalog.save_catalog(entries) == (5, 0)
+            stored = [{**e, "compatible": catalog.entry(e["slug"])["compatible"]} for e in entries]
+            for query in QUERIES:
+                found = [e["slug"] for e in catalog.browse(catalog.current_catalog(), query=query, per_page=100).entries]
+                assert found == old_browse(stored, {}, query), query
+            catalog.save_catalog(entries[:1], removed=["uptime"])
+            assert [e["slug"] for e in catalog.browse(catalog.current_catalog()).entries] == [
+                "calendar", "crm_pro", "mailer", "zeta_x"]
+            db.engine.dispose()
+    finally:
+        server.stop()
