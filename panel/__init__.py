@@ -14,6 +14,7 @@ from .extensions import babel, csrf, db, htmx, login_manager, migrate
 from .hub import create_hub
 from .installer import recover_at_start
 from .runtime.registry import Registry
+from .services import schema
 from .services.jobs import fail_interrupted_jobs
 
 MIGRATIONS_DIR = str(Path(__file__).resolve().parent / "migrations")
@@ -67,6 +68,9 @@ def create_app(test_config=None) -> Flask:
     app.register_blueprint(views.jobs.bp)
     cli.register(app)
 
+    if app.config["MIGRATE_AT_START"]:
+        with app.app_context():
+            schema.upgrade_if_pending()
     recover_at_start(app)  # undo or finish installs a crash interrupted; never blocks the start
 
     if app.config.get("EMBEDDED_HUB"):  # the reference store at /store, routed before the panel (no sign-in)

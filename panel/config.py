@@ -47,6 +47,9 @@ DEFAULTS = {
     # How long a request waits for another's write lock before answering "busy" (503): well
     # below gunicorn's 30-second worker time-out.
     "DATABASE_BUSY_TIMEOUT": 5.0,
+    # Starting the panel applies pending migrations under a lock (once, however many nodes start);
+    # off for operators who run `flask --app app db upgrade` themselves.
+    "MIGRATE_AT_START": True,
 }
 
 # The settings README documents; each may be set from the environment.
@@ -56,7 +59,7 @@ ENV_KEYS = (
     "PENDING_UPLOAD_TTL_SECONDS", "MARKETPLACE_CONNECT_TIMEOUT", "MARKETPLACE_READ_TIMEOUT",
     "MARKETPLACE_TOTAL_TIMEOUT", "MARKETPLACE_RETRIES", "MARKETPLACE_BACKOFF", "MARKETPLACE_MAX_JSON_BYTES",
     "MARKETPLACE_RETRY_FAILED_SECONDS", "LOG_LEVEL", "SESSION_HOURS", "REMEMBER_DAYS", "SIGN_IN_LOCKOUT_SECONDS",
-    "DATABASE_BUSY_TIMEOUT",
+    "DATABASE_BUSY_TIMEOUT", "MIGRATE_AT_START",
 )
 TRUE_WORDS, FALSE_WORDS = ("1", "true", "yes", "on"), ("0", "false", "no", "off")
 
