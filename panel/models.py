@@ -4,7 +4,7 @@ from collections import namedtuple
 from datetime import datetime, timezone
 
 from flask_login import UserMixin
-from sqlalchemy import JSON, Boolean, DateTime, ForeignKey, Integer, String, Text, UniqueConstraint
+from sqlalchemy import JSON, Boolean, DateTime, ForeignKey, Integer, LargeBinary, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 from werkzeug.security import check_password_hash, generate_password_hash
 
@@ -208,3 +208,18 @@ class CatalogCache(db.Model):
     last_error_at: Mapped[datetime | None] = mapped_column(DateTime, nullable=True)
 
     __table_args__ = (UniqueConstraint("url"),)
+
+
+class ModulePackage(db.Model):
+    """The bytes of an installed module version, so every node can put the same code on its own disk.
+
+    One row per (slug, version) still installed or kept for a rollback; an uninstall deletes them.
+    """
+
+    __tablename__ = "module_packages"
+    slug: Mapped[str] = mapped_column(String(64), primary_key=True)
+    version: Mapped[str] = mapped_column(String(64), primary_key=True)
+    sha256: Mapped[str] = mapped_column(String(64))
+    size: Mapped[int] = mapped_column(Integer)
+    data: Mapped[bytes] = mapped_column(LargeBinary)
+    stored_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
