@@ -127,6 +127,11 @@ def configure(app, test_config=None) -> None:
         app.config["SQLALCHEMY_ENGINE_OPTIONS"] = {**app.config["SQLALCHEMY_ENGINE_OPTIONS"],
                                                    "pool_pre_ping": False,
                                                    "connect_args": {"timeout": app.config["DATABASE_BUSY_TIMEOUT"]}}
+    elif app.config["SQLALCHEMY_DATABASE_URI"].startswith("postgresql"):
+        # The same bound on PostgreSQL: a wait for another's row lock ends in "lock timeout" (503).
+        lock_ms = int(app.config["DATABASE_BUSY_TIMEOUT"] * 1000)
+        app.config["SQLALCHEMY_ENGINE_OPTIONS"] = {**app.config["SQLALCHEMY_ENGINE_OPTIONS"],
+                                                   "connect_args": {"options": f"-c lock_timeout={lock_ms}"}}
     app.config["REMEMBER_COOKIE_DURATION"] = timedelta(days=app.config["REMEMBER_DAYS"])
     if not app.config.get("SECRET_KEY"):
         try:

@@ -39,6 +39,17 @@ ON_POSTGRES = TEST_DATABASE.startswith("postgres")
 sqlite_only = pytest.mark.skipif(ON_POSTGRES, reason="SQLite-specific behaviour (this run is on PostgreSQL)")
 
 
+def pytest_collection_modifyitems(config, items):
+    """On PostgreSQL, run only the tests that touch the panel's database: the rest ran on SQLite."""
+    if not ON_POSTGRES:
+        return
+    kept, other = [], []
+    for item in items:
+        (kept if "migrated_db" in getattr(item, "fixturenames", ()) else other).append(item)
+    config.hook.pytest_deselected(items=other)
+    items[:] = kept
+
+
 def pytest_report_header(config):
     return f"database: {'PostgreSQL' if ON_POSTGRES else 'SQLite'} (PANEL_TEST_DATABASE={TEST_DATABASE})"
 
