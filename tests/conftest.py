@@ -45,7 +45,8 @@ def pytest_collection_modifyitems(config, items):
         return
     kept, other = [], []
     for item in items:
-        (kept if "migrated_db" in getattr(item, "fixturenames", ()) else other).append(item)
+        uses_database = {"migrated_db", "postgres_server"} & set(getattr(item, "fixturenames", ()))
+        (kept if uses_database else other).append(item)
     config.hook.pytest_deselected(items=other)
     items[:] = kept
 
