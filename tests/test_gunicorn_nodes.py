@@ -5,6 +5,7 @@ README's "Several instances" says; each serves the one store at its own /store. 
 same moment, so the migrations at start race too.
 """
 
+import json
 import os
 import re
 import signal
@@ -117,6 +118,10 @@ def install_from_store(node, session, token, slug, version=None, wait=True):
     pytest.fail(f"install of {slug} did not finish: {job}")
 
 
+def disk_version(node, slug) -> str:
+    return json.loads((node.instance / "modules" / slug / "module.json").read_text())["version"]
+
+
 def sidebar(html: str) -> str:
     return html.split('<nav id="sidebar"', 1)[1].split("</nav>", 1)[0]
 
@@ -177,3 +182,32 @@ def test_toggles_raced_from_both_nodes_end_in_one_state(cluster):
             "ORDER BY id DESC LIMIT 1")).scalar()
     engine.dispose()
     assert last == states.pop()
+
+
+def test_a_node_killed_during_an_install_leaves_the_other_serving_the_old_version(cluster):
+    a, b = cluster
+    session_b, token_b = sign_in(b.url)
+    install_from_store(b, session_b, token_b, "hello", version="1.0.0")
+    assert htmx(session_b, token_b, f"{b.url}/modules/hello/enable").status_code == 200
+
+    marker = a.instance / "paused-at"
+    a.stop()
+    a.start(PANEL_INSTALLER_FAULT="pause:migrated", PANEL_INSTALLER_FAULT_MARKER=str(marker)).wait_ready()
+    session_a, token_a = sign_in(a.url)
+    job_url = install_from_store(a, session_a, token_a, "hello", wait=False)  # the newest: 1.2.0
+    deadline = time.monotonic() + 60
+    while not marker.exists() and time.monotonic() < deadline:
+        time.sleep(0.1)
+    assert marker.exists(), "the install never reached its last step"
+    a.stop(signal.SIGKILL)  # the whole node, mid-install, its transaction open
+
+    cookies_b = session_b.cookies.get_dict()
+    assert fresh_get(f"{b.url}/m/hello/", cookies_b).status_code == 200
+    assert re.search(r'id="module-hello" data-state="enabled"', fresh_get(f"{b.url}/modules", cookies_b).text)
+    assert disk_version(b, "hello") == "1.0.0"
+
+    a.start().wait_ready()  # at start the node undoes its half-done install and fails the job
+    job = session_b.get(job_url.replace(a.url, b.url), headers={"Accept": "application/json"}, timeout=10).json()
+    assert job["state"] == "failed", job
+    assert fresh_get(f"{a.url}/m/hello/", session_a.cookies.get_dict()).status_code == 200
+    assert disk_version(a, "hello") == "1.0.0"
