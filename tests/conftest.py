@@ -105,10 +105,24 @@ def make_app(instance: Path, migrated_db, **config):
     instance.mkdir(parents=True, exist_ok=True)
     if isinstance(migrated_db, PostgresTemplate):
         config.setdefault("DATABASE_URL", migrated_db.fresh_url())
+        # What the test starts again on this instance folder (a restart, a child process) opens
+        # the same database, as the same folder's panel.db would on SQLite.
+        os.environ["DATABASE_URL"] = config["DATABASE_URL"]
     else:
         shutil.copy(migrated_db, instance / "panel.db")
     return create_app({"TESTING": True, "INSTANCE_PATH": str(instance), "SECRET_KEY": "test-secret",
                        "MIGRATE_AT_START": False, **config})
+
+
+@pytest.fixture(autouse=True)
+def _database_url_of_this_test():
+    """make_app points DATABASE_URL at the test's database on PostgreSQL; put it back after."""
+    saved = os.environ.get("DATABASE_URL")
+    yield
+    if saved is None:
+        os.environ.pop("DATABASE_URL", None)
+    else:
+        os.environ["DATABASE_URL"] = saved
 
 
 @pytest.fixture

@@ -2,7 +2,7 @@
 
 Several gunicorn workers, or several nodes on one PostgreSQL, may start at the same moment: the
 first takes the migration lock (a PostgreSQL advisory lock; on SQLite, which lives on one machine,
-a file lock in the instance folder), applies what is pending, and the others, waiting on the same
+a file lock beside the database file), applies what is pending, and the others, waiting on the same
 lock, then find nothing left to do.
 """
 
@@ -15,12 +15,13 @@ import flask_migrate
 from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
 from flask import current_app
+from flask_babel import lazy_gettext as _l
 from sqlalchemy import text
 
 from ..extensions import db
 
 MIGRATION_LOCK_ID = 0x70616E656C  # "panel": any constant the hub's own lock id is not
-UPGRADE_HINT = "The database has no tables yet: run `flask --app app db upgrade` (or start the panel once)."
+UPGRADE_HINT = _l("The database has no tables yet: run `flask --app app db upgrade` (or start the panel once).")
 
 
 def _migrations_dir() -> str:
@@ -58,9 +59,13 @@ def migration_lock():
                 connection.execute(text("SELECT pg_advisory_unlock(:id)"), {"id": MIGRATION_LOCK_ID})
                 connection.commit()
         return
-    folder = Path(current_app.instance_path) / "locks"
-    folder.mkdir(parents=True, exist_ok=True)
-    with open(folder / "migrate.lock", "a") as fh:
+    # Beside the database file: every process that opens it (whatever its instance folder) meets here.
+    database = db.engine.url.database
+    if database and database != ":memory:":
+        lock_file = Path(database).with_name(Path(database).name + ".migrate.lock")
+    else:
+        lock_file = Path(current_app.instance_path) / "migrate.lock"
+    with open(lock_file, "a") as fh:
         fcntl.flock(fh, fcntl.LOCK_EX)
         try:
             yield
