@@ -2,6 +2,7 @@
 reaches the others' disks before they serve it, and an uninstall or a rollback is followed the same way."""
 
 import hashlib
+import json
 
 import pytest
 from sqlalchemy import update
@@ -77,3 +78,22 @@ def test_a_package_that_does_not_match_its_sha256_is_not_unpacked(nodes):
         db.session.commit()
     client_b.get("/modules")
     assert not (modules_folder(b) / "hello").exists()
+
+
+def test_an_update_and_its_rollback_are_followed_by_the_other_node(nodes, tmp_path):
+    from installer_kit import package
+
+    from panel.installer import install_package, rollback
+
+    (a, b), (client_a, client_b) = nodes
+    install_sample(a, "hello")
+    client_b.get("/modules")
+    first = json.loads((modules_folder(b) / "hello" / "module.json").read_text())["version"]
+    with a.app_context():
+        install_package(package(tmp_path, version="9.1.0"), "test")
+    client_b.get("/modules")
+    assert json.loads((modules_folder(b) / "hello" / "module.json").read_text())["version"] == "9.1.0"
+    with a.app_context():
+        rollback("hello", "test")
+    client_b.get("/modules")
+    assert json.loads((modules_folder(b) / "hello" / "module.json").read_text())["version"] == first
