@@ -1,7 +1,7 @@
 """The baseline of bench/load.py: a bare Flask app (no sign-in, no CSRF) doing the same one-row
 update and list render as the panel, on the database named by BENCH_DATABASE_URL.
 
-    gunicorn bench.bare_app:app   (run by bench/load.py)
+    gunicorn bench._bare_app:app   (run by bench/load.py)
 """
 
 import os
