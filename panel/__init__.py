@@ -13,7 +13,9 @@ from .config import PROJECT_ROOT, configure, instance_path_from_env
 from .extensions import babel, csrf, db, htmx, login_manager, migrate
 from .hub import create_hub
 from .installer import recover_at_start
+from .installer.following import PackageFollower
 from .runtime.registry import Registry
+from .services import schema
 from .services.jobs import fail_interrupted_jobs
 
 MIGRATIONS_DIR = str(Path(__file__).resolve().parent / "migrations")
@@ -68,7 +70,12 @@ def create_app(test_config=None) -> Flask:
     app.register_blueprint(views.license.bp)  # /license…, /marketplace/<slug>/trial, the per-request license check
     cli.register(app)
 
-    recover_at_start(app)  # undo or finish installs a crash interrupted; never blocks the start
+    if app.config["MIGRATE_AT_START"]:
+        with app.app_context():
+            schema.upgrade_if_pending()
+    recover_at_start(app)
+    # Module code installed, updated or removed by another node is followed before the next request.
+    app.before_request(PackageFollower().before_request)  # undo or finish installs a crash interrupted; never blocks the start
 
     if app.config.get("EMBEDDED_HUB"):  # the reference store at /store, routed before the panel (no sign-in)
         hub = create_hub({"INSTANCE_PATH": app.instance_path, **app.config["HUB_CONFIG"]})

@@ -52,6 +52,9 @@ DEFAULTS = {
     # How long a request waits for another's write lock before answering "busy" (503): well
     # below gunicorn's 30-second worker time-out.
     "DATABASE_BUSY_TIMEOUT": 5.0,
+    # Starting the panel applies pending migrations under a lock (once, however many nodes start);
+    # off for operators who run `flask --app app db upgrade` themselves.
+    "MIGRATE_AT_START": True,
 }
 
 # The settings README documents; each may be set from the environment.
@@ -61,7 +64,7 @@ ENV_KEYS = (
     "PENDING_UPLOAD_TTL_SECONDS", "MARKETPLACE_CONNECT_TIMEOUT", "MARKETPLACE_READ_TIMEOUT",
     "MARKETPLACE_TOTAL_TIMEOUT", "MARKETPLACE_RETRIES", "MARKETPLACE_BACKOFF", "MARKETPLACE_MAX_JSON_BYTES",
     "MARKETPLACE_RETRY_FAILED_SECONDS", "LOG_LEVEL", "SESSION_HOURS", "REMEMBER_DAYS", "SIGN_IN_LOCKOUT_SECONDS",
-    "DATABASE_BUSY_TIMEOUT", "JOB_HEARTBEAT_SECONDS", "JOB_DEAD_AFTER_SECONDS", "MARKETPLACE_DOWNLOAD_TIMEOUT",
+    "DATABASE_BUSY_TIMEOUT", "JOB_HEARTBEAT_SECONDS", "JOB_DEAD_AFTER_SECONDS", "MARKETPLACE_DOWNLOAD_TIMEOUT", "MIGRATE_AT_START",
 )
 TRUE_WORDS, FALSE_WORDS = ("1", "true", "yes", "on"), ("0", "false", "no", "off")
 
@@ -129,6 +132,11 @@ def configure(app, test_config=None) -> None:
         app.config["SQLALCHEMY_ENGINE_OPTIONS"] = {**app.config["SQLALCHEMY_ENGINE_OPTIONS"],
                                                    "pool_pre_ping": False,
                                                    "connect_args": {"timeout": app.config["DATABASE_BUSY_TIMEOUT"]}}
+    elif app.config["SQLALCHEMY_DATABASE_URI"].startswith("postgresql"):
+        # The same bound on PostgreSQL: a wait for another's row lock ends in "lock timeout" (503).
+        lock_ms = int(app.config["DATABASE_BUSY_TIMEOUT"] * 1000)
+        app.config["SQLALCHEMY_ENGINE_OPTIONS"] = {**app.config["SQLALCHEMY_ENGINE_OPTIONS"],
+                                                   "connect_args": {"options": f"-c lock_timeout={lock_ms}"}}
     app.config["REMEMBER_COOKIE_DURATION"] = timedelta(days=app.config["REMEMBER_DAYS"])
     if not app.config.get("SECRET_KEY"):
         try:

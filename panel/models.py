@@ -4,7 +4,8 @@ from collections import namedtuple
 from datetime import datetime, timezone
 
 from flask_login import UserMixin
-from sqlalchemy import JSON, Boolean, DateTime, ForeignKey, Index, Integer, String, Text, UniqueConstraint, func
+from sqlalchemy import (JSON, Boolean, DateTime, ForeignKey, Index, Integer, LargeBinary, String, Text,
+                        UniqueConstraint, func)
 from sqlalchemy.orm import Mapped, mapped_column, validates
 from werkzeug.security import check_password_hash, generate_password_hash
 
@@ -276,3 +277,18 @@ class CatalogEntry(db.Model):
                       Index("ix_catalog_entries_order", "catalog_id", "sort_name", "slug"),
                       Index("ix_catalog_entries_category", "catalog_id", "category", "sort_name"),
                       {"sqlite_autoincrement": True})
+
+
+class ModulePackage(db.Model):
+    """The bytes of an installed module version, so every node can put the same code on its own disk.
+
+    One row per (slug, version) still installed or kept for a rollback; an uninstall deletes them.
+    """
+
+    __tablename__ = "module_packages"
+    slug: Mapped[str] = mapped_column(String(64), primary_key=True)
+    version: Mapped[str] = mapped_column(String(64), primary_key=True)
+    sha256: Mapped[str] = mapped_column(String(64))
+    size: Mapped[int] = mapped_column(Integer)
+    data: Mapped[bytes] = mapped_column(LargeBinary)
+    stored_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)

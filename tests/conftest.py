@@ -1,6 +1,8 @@
 """Fixtures `app`, `client`, `runner` (as in Flask's tutorial) and helpers to sign in and install."""
 
+import itertools
 import json
+import os
 import re
 import shutil
 from pathlib import Path
@@ -30,23 +32,97 @@ def compiled_catalogs():
                 write_mo(fh, catalog)
 
 
+# --- the database every test starts from: SQLite (default) or PostgreSQL -----------------------
+
+TEST_DATABASE = os.environ.get("PANEL_TEST_DATABASE", "sqlite").lower()
+ON_POSTGRES = TEST_DATABASE.startswith("postgres")
+sqlite_only = pytest.mark.skipif(ON_POSTGRES, reason="SQLite-specific behaviour (this run is on PostgreSQL)")
+
+
+def pytest_collection_modifyitems(config, items):
+    """On PostgreSQL, run only the tests that touch the panel's database: the rest ran on SQLite."""
+    if not ON_POSTGRES:
+        return
+    kept, other = [], []
+    for item in items:
+        uses_database = {"migrated_db", "postgres_server"} & set(getattr(item, "fixturenames", ()))
+        (kept if uses_database else other).append(item)
+    config.hook.pytest_deselected(items=other)
+    items[:] = kept
+
+
+def pytest_report_header(config):
+    return f"database: {'PostgreSQL' if ON_POSTGRES else 'SQLite'} (PANEL_TEST_DATABASE={TEST_DATABASE})"
+
+
+class PostgresTemplate:
+    """A server migrated once per session into `panel_template`; `fresh_url()` copies it for one test."""
+
+    def __init__(self, server):
+        self.server = server
+        self.count = itertools.count()
+
+    def fresh_url(self) -> str:
+        name = f"t_{next(self.count)}"
+        self.server.execute(f"CREATE DATABASE {name} TEMPLATE panel_template")
+        return self.server.url(name)
+
+
 @pytest.fixture(scope="session")
-def migrated_db(tmp_path_factory) -> Path:
-    """Run the migrations once; each test starts from a copy of that database."""
+def postgres_server():
+    """The throwaway PostgreSQL server; skips (or, where CI=true, fails) when PostgreSQL is missing."""
+    from postgres_server import INSTALL_HINT, PostgresServer
+
+    try:
+        server = PostgresServer().start()
+    except FileNotFoundError:
+        if os.environ.get("CI", "").lower() == "true":
+            pytest.fail(INSTALL_HINT, pytrace=False)
+        pytest.skip(INSTALL_HINT)
+    yield server
+    server.stop()
+
+
+@pytest.fixture(scope="session")
+def migrated_db(tmp_path_factory, request):
+    """Run the migrations once; each test starts from a copy of that database (see make_app)."""
     import flask_migrate
 
     folder = tmp_path_factory.mktemp("template-instance")
-    app = create_app({"TESTING": True, "INSTANCE_PATH": str(folder), "SECRET_KEY": "test"})
+    config = {"TESTING": True, "INSTANCE_PATH": str(folder), "SECRET_KEY": "test", "MIGRATE_AT_START": False}
+    if ON_POSTGRES:
+        server = request.getfixturevalue("postgres_server")
+        server.execute("CREATE DATABASE panel_template")
+        config["DATABASE_URL"] = server.url("panel_template")
+    app = create_app(config)
     with app.app_context():
         flask_migrate.upgrade(directory=MIGRATIONS_DIR)
         db.engine.dispose()
-    return folder / "panel.db"
+    return PostgresTemplate(server) if ON_POSTGRES else folder / "panel.db"
 
 
-def make_app(instance: Path, migrated_db: Path, **config):
+def make_app(instance: Path, migrated_db, **config):
     instance.mkdir(parents=True, exist_ok=True)
-    shutil.copy(migrated_db, instance / "panel.db")
-    return create_app({"TESTING": True, "INSTANCE_PATH": str(instance), "SECRET_KEY": "test-secret", **config})
+    if isinstance(migrated_db, PostgresTemplate):
+        config.setdefault("DATABASE_URL", migrated_db.fresh_url())
+        # What the test starts again on this instance folder (a restart, a child process) opens
+        # the same database, as the same folder's panel.db would on SQLite.
+        os.environ["DATABASE_URL"] = config["DATABASE_URL"]
+    else:
+        shutil.copy(migrated_db, instance / "panel.db")
+    return create_app({"TESTING": True, "INSTANCE_PATH": str(instance), "SECRET_KEY": "test-secret",
+                       "MIGRATE_AT_START": False, **config})
+
+
+@pytest.fixture(autouse=True)
+def _database_url_of_this_test():
+    """make_app points DATABASE_URL at the test's database on PostgreSQL; put it back after."""
+    saved = os.environ.get("DATABASE_URL")
+    yield
+    if saved is None:
+        os.environ.pop("DATABASE_URL", None)
+    else:
+        os.environ["DATABASE_URL"] = saved
 
 
 @pytest.fixture

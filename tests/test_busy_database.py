@@ -1,10 +1,12 @@
 """A write lock held past the busy time-out is a clear, temporary answer: 503, never the error page."""
 
+import contextlib
 import sqlite3
 
 import pytest
+import sqlalchemy
 
-from conftest import create_admin, htmx_post, install_sample, make_app, sign_in
+from conftest import ON_POSTGRES, create_admin, htmx_post, install_sample, make_app, sign_in
 
 
 @pytest.fixture
@@ -13,15 +15,33 @@ def quick_app(tmp_path, migrated_db):
     yield app
 
 
+@contextlib.contextmanager
+def write_lock_held_elsewhere(app):
+    """Another process holding the lock a toggle needs: SQLite's write lock, or PostgreSQL's row lock."""
+    if ON_POSTGRES:
+        engine = sqlalchemy.create_engine(app.config["SQLALCHEMY_DATABASE_URI"])
+        with engine.connect() as other:
+            other.execute(sqlalchemy.text("SELECT * FROM panel_state FOR UPDATE"))
+            yield
+            other.rollback()
+        engine.dispose()
+        return
+    other = sqlite3.connect(app.instance_path + "/panel.db", isolation_level=None)
+    other.execute("BEGIN IMMEDIATE")
+    try:
+        yield
+    finally:
+        other.execute("ROLLBACK")
+        other.close()
+
+
 def test_a_toggle_during_a_long_write_lock_answers_busy_then_works(quick_app):
     app = quick_app
     install_sample(app, "hello")
     create_admin(app)
     client = app.test_client()
     token = sign_in(client)
-    other = sqlite3.connect(app.instance_path + "/panel.db", isolation_level=None)
-    other.execute("BEGIN IMMEDIATE")  # another process holding the write lock
-    try:
+    with write_lock_held_elsewhere(app):
         fragment = htmx_post(client, "/modules/hello/enable", token=token)
         assert fragment.status_code == 503
         assert fragment.headers["HX-Retarget"] == "#toasts"
@@ -31,8 +51,5 @@ def test_a_toggle_during_a_long_write_lock_answers_busy_then_works(quick_app):
         assert page.status_code == 503 and page.headers["Retry-After"] == "5"
         assert "The panel is busy" in page.get_data(as_text=True)
         assert "Something went wrong" not in page.get_data(as_text=True)
-    finally:
-        other.execute("ROLLBACK")
-        other.close()
     done = htmx_post(client, "/modules/hello/enable", token=token)
     assert done.status_code == 200 and 'data-state="enabled"' in done.get_data(as_text=True)

@@ -15,7 +15,7 @@ from installer_kit import ROOT, make_zip, module_files, package, tree
 from sqlalchemy import inspect as sa_inspect
 from sqlalchemy import select, text
 
-from conftest import install_sample, make_app
+from conftest import install_sample, make_app, sqlite_only
 from panel.errors import Conflict, PanelError
 from panel.extensions import db
 from panel.installer import archive, install_package, recover_interrupted, rollback, uninstall
@@ -309,6 +309,7 @@ INSTALL_STEPS = ["validated", "extracted", "journaled", "moved_old_backup", "mov
                  "committed", "finished"]
 
 
+@sqlite_only  # each step's copy of the instance folder carries its own copy of the database
 def test_sigkill_at_each_step_leaves_old_or_new_never_a_mix(tmp_path, migrated_db):
     """notes 1.0 → 1.5 (so a backup exists), then 2.0 killed at each step; the restart recovers."""
     base = tmp_path / "base"

@@ -28,7 +28,7 @@ def fetch(admin_client):
 def cache_row(app) -> CatalogCache:
     with app.app_context():
         row = db.session.scalars(select(CatalogCache).where(CatalogCache.url.like("%/api/modules"))
-                                 .order_by(CatalogCache.fetched_at.desc())).first()
+                                 .order_by(CatalogCache.fetched_at.desc().nulls_last())).first()
         db.session.expunge_all()
         return row
 

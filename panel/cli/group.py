@@ -6,6 +6,7 @@ import click
 from flask.cli import AppGroup
 
 from ..errors import PanelError
+from ..services.schema import UPGRADE_HINT, is_missing_tables
 
 log = logging.getLogger(__name__)
 
@@ -27,4 +28,6 @@ class PanelGroup(AppGroup):
             fail(exc)
         except Exception as exc:  # noqa: BLE001 — a command line answers in one line; the log keeps the detail
             log.debug("command failed", exc_info=True)
+            if is_missing_tables(exc):  # MIGRATE_AT_START off and `db upgrade` not run yet
+                fail(UPGRADE_HINT)
             fail(f"Unexpected error ({type(exc).__name__}): {exc}")

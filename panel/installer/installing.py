@@ -16,11 +16,11 @@ from ..errors import Conflict, PackageError
 from ..extensions import db
 from ..models import Module, utcnow
 from ..runtime.registry import bump_generation
-from ..services import audit, licenses
+from ..services import audit, licenses, packages
 from ..services import modules as modules_service
 from ..services.locks import module_lock
 from ..versions import newer
-from . import activation, archive
+from . import activation, archive, following
 from .checks import check_free_space, check_same_filesystem, requirement_problems
 from .transaction import Transaction, checkpoint, exists, paths
 
@@ -104,6 +104,7 @@ def install_package(zip_path: Path, actor: str, *, source: str = "upload", allow
 
             progress("migrate", 0, 1)
             module = _record(existing, manifest, source)
+            packages.keep(slug, manifest.version_str, zip_path, info.sha256)  # for the other nodes
             hook = ("install",) if existing is None else ("upgrade", old_version)
             loaded = activation.activate(module, live, hook=hook, keep_if_broken=existing is None)
             checkpoint("migrated")
@@ -116,6 +117,7 @@ def install_package(zip_path: Path, actor: str, *, source: str = "upload", allow
             bump_generation()
             transaction.commit()
         activation.serve_after_commit(slug, loaded)
+        following.mark(slug, manifest.version_str, info.sha256)  # this node has it on disk already
         transaction.finish()
         checkpoint("finished")
         progress("done", 1, 1)

@@ -10,7 +10,7 @@ from ..errors import Conflict
 from ..extensions import db
 from ..models import Module, ModuleMigration, ModuleSetting
 from ..runtime.registry import LoadError, bump_generation, describe
-from ..services import audit, dependencies
+from ..services import audit, dependencies, packages
 from ..services import modules as modules_service
 from ..services.locks import module_lock
 from . import activation
@@ -86,6 +86,7 @@ def uninstall(slug: str, actor: str, delete_data: bool = False) -> None:
                 steps.append("moved_backup")
             transaction.move(renames, steps)
             db.session.delete(db.session.get(Module, slug))
+            packages.forget(slug)  # other nodes remove their copy when they see it gone
             dropped = _delete_data(slug) if delete_data else []
             detail = version + (" (data deleted)" if delete_data else " (data kept)")
             if notes:

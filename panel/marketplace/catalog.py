@@ -104,7 +104,7 @@ _HEAD = (
            CatalogCache.checked_at, CatalogCache.last_error, CatalogCache.last_error_at)
     .where(or_(CatalogCache.url == bindparam("url"),
                and_(CatalogCache.url.like(f"%/{CATALOG_PATH}"), CatalogCache.fetched_at.is_not(None))))
-    .order_by((CatalogCache.url == bindparam("url")).desc(), CatalogCache.fetched_at.desc()).limit(2)
+    .order_by((CatalogCache.url == bindparam("url")).desc(), CatalogCache.fetched_at.desc().nulls_last()).limit(2)
 )
 
 

@@ -2,7 +2,7 @@
 
 import logging
 
-from flask import Blueprint
+from flask import Blueprint, request
 from flask_babel import gettext
 from flask_wtf.csrf import CSRFError
 from sqlalchemy.exc import OperationalError
@@ -14,6 +14,18 @@ from ..ui.rendering import error_response
 
 log = logging.getLogger(__name__)
 bp = Blueprint("error_pages", __name__)
+
+
+def _has_nul(values) -> bool:
+    return any("\x00" in value for _, items in values for value in items if isinstance(value, str))
+
+
+@bp.before_app_request
+def refuse_nul_characters():
+    """No text the panel keeps may hold a NUL: PostgreSQL cannot store one, and no form needs it."""
+    if _has_nul(request.args.lists()) or (request.method == "POST" and _has_nul(request.form.lists())):
+        return error_response(gettext("The request contains a NUL character, which the panel does not accept."), 400)
+    return None
 
 
 @bp.app_errorhandler(PanelError)
