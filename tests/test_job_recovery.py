@@ -13,7 +13,7 @@ from pathlib import Path
 import time_machine
 from installer_kit import ROOT, package
 
-from conftest import install_sample, make_app
+from conftest import install_sample, make_app, sqlite_only
 from panel.extensions import db
 from panel.marketplace import catalog
 from panel.marketplace import jobs as install_jobs
@@ -62,6 +62,7 @@ def restart(instance: Path):
     return create_app({"TESTING": True, "INSTANCE_PATH": str(instance), "SECRET_KEY": "x", "EMBEDDED_HUB": False})
 
 
+@sqlite_only  # each step's copy of the instance folder carries its own copy of the database
 def test_a_job_killed_at_each_step_is_reported_as_what_really_happened(tmp_path, migrated_db):
     base = tmp_path / "base"
     app = make_app(base, migrated_db, EMBEDDED_HUB=False)

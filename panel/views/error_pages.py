@@ -23,7 +23,8 @@ def _has_nul(values) -> bool:
 @bp.before_app_request
 def refuse_nul_characters():
     """No text the panel keeps may hold a NUL: PostgreSQL cannot store one, and no form needs it."""
-    if _has_nul(request.args.lists()) or (request.method == "POST" and _has_nul(request.form.lists())):
+    if ("\x00" in request.path or _has_nul(request.args.lists())
+            or (request.method == "POST" and _has_nul(request.form.lists()))):
         return error_response(gettext("The request contains a NUL character, which the panel does not accept."), 400)
     return None
 
