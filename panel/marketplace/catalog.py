@@ -382,15 +382,6 @@ class Entries:
         found = self._read[slug]
         return default if found is None else found
 
-    def __contains__(self, slug) -> bool:
-        return self.get(slug) is not None
-
-    def __getitem__(self, slug) -> dict:
-        found = self.get(slug)
-        if found is None:
-            raise KeyError(slug)
-        return found
-
     def __len__(self) -> int:
         return self.shown.count
 
