@@ -20,7 +20,7 @@ from pathlib import Path
 
 from flask import current_app
 
-from ..runtime.registry import current_generation
+from ..runtime.registry import current_code_generation
 from ..services import packages
 from ..services.locks import is_locked
 from . import archive
@@ -114,13 +114,13 @@ def catch_up() -> None:
 
 
 class PackageFollower:
-    """Per process: catch up before a request whenever the generation moved since the last time."""
+    """Per process: catch up before a request whenever module code moved since the last time."""
 
     def __init__(self):
         self.generation: int | None = None
 
     def before_request(self) -> None:
-        generation = current_generation()
+        generation = current_code_generation()
         if generation == self.generation:
             return
         lock_file = _markers() / ".lock"

@@ -16,7 +16,7 @@ from werkzeug.exceptions import HTTPException
 
 from ..extensions import db
 from ..models import Module
-from ..runtime.registry import LoadError, bump_generation, describe
+from ..runtime.registry import LoadError, bump_code_generation, describe
 from ..services import audit
 from . import activation
 from .rolling_back import rollback
@@ -71,6 +71,6 @@ def check_or_roll_back(slug: str, actor: str, new_version: str) -> str | None:
                      version=new_version, reason=reason))[:1000]
     module.error = message
     audit.record(actor, "health_check_failed", slug, f"{new_version}: {reason}"[:1000])
-    bump_generation()
+    bump_code_generation()
     db.session.commit()
     return reason

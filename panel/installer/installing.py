@@ -15,7 +15,7 @@ from flask_babel import lazy_gettext as _l
 from ..errors import Conflict, PackageError
 from ..extensions import db
 from ..models import Module, utcnow
-from ..runtime.registry import bump_generation
+from ..runtime.registry import bump_code_generation
 from ..services import audit, licenses, packages
 from ..services import modules as modules_service
 from ..services.locks import module_lock
@@ -73,7 +73,7 @@ def install_package(zip_path: Path, actor: str, *, source: str = "upload", allow
             if kept is not None:
                 kept.error = str(_l("The update to %(version)s failed and was undone: %(reason)s",
                                     version=manifest.version_str, reason=reason))[:1000]
-                bump_generation()
+                bump_code_generation()
 
         transaction = Transaction(
             "install", slug, actor, job_id=job_id, on_failure=record_failure,
@@ -114,7 +114,7 @@ def install_package(zip_path: Path, actor: str, *, source: str = "upload", allow
                 audit.record(actor, "installed", slug, f"{manifest.version_str} ({source})")
             else:
                 audit.record(actor, "updated", slug, f"{old_version} → {manifest.version_str} ({source})")
-            bump_generation()
+            bump_code_generation()
             transaction.commit()
         activation.serve_after_commit(slug, loaded)
         following.mark(slug, manifest.version_str, info.sha256)  # this node has it on disk already
@@ -139,7 +139,7 @@ def _record(existing: Module | None, manifest, source: str) -> Module:
     module.source = source
     module.error = None
     module.installed_at = utcnow()
-    bump_generation()  # opens the write transaction first, so the migrations' DDL is part of it
+    bump_code_generation()  # opens the write transaction first, so the migrations' DDL is part of it
     db.session.flush()
     return module
 

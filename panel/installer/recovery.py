@@ -17,7 +17,7 @@ from sqlalchemy import select
 from ..extensions import db
 from ..manifest import SLUG_RE
 from ..models import InstallJournal, Job, Module
-from ..runtime.registry import bump_generation
+from ..runtime.registry import bump_code_generation
 from ..services import audit, jobs
 from ..services.locks import is_locked, try_lock
 from . import pending
@@ -91,7 +91,7 @@ def _recover(result: dict) -> dict:
                 continue
             undo_files(renames, cleanup)
             _record_undone(row, data)
-            bump_generation()
+            bump_code_generation()
             db.session.commit()
             result["undone"].append(row.slug)
     result["removed"] = clean_staging()

@@ -8,7 +8,7 @@ from flask_babel import lazy_gettext as _l
 from ..errors import Conflict, ManifestError, PackageError
 from ..extensions import db
 from ..models import Module, utcnow
-from ..runtime.registry import bump_generation
+from ..runtime.registry import bump_code_generation
 from ..services import audit
 from ..services import modules as modules_service
 from ..services.locks import module_lock
@@ -48,7 +48,7 @@ def rollback(slug: str, actor: str) -> Module:
             module.previous_version = current
             module.installed_at = utcnow()
             module.error = None
-            bump_generation()
+            bump_code_generation()
             db.session.flush()
             if was_enabled:
                 loaded = activation.activate(module, live)

@@ -9,7 +9,7 @@ from sqlalchemy import select, text
 from ..errors import Conflict
 from ..extensions import db
 from ..models import Module, ModuleMigration, ModuleSetting
-from ..runtime.registry import LoadError, bump_generation, describe
+from ..runtime.registry import LoadError, bump_code_generation, describe
 from ..services import audit, dependencies, packages
 from ..services import modules as modules_service
 from ..services.locks import module_lock
@@ -92,7 +92,7 @@ def uninstall(slug: str, actor: str, delete_data: bool = False) -> None:
             if notes:
                 detail += "; " + "; ".join(notes)
             audit.record(actor, "uninstalled", slug, detail)
-            bump_generation()
+            bump_code_generation()
             transaction.commit(dropped=dropped)
         activation.forget(slug)
         transaction.finish()

@@ -96,6 +96,24 @@ def current_generation() -> int:
     return db.session.connection().execute(_GENERATION).scalar() or 0
 
 
+# A second counter that moves only when module CODE changes (install, update, uninstall, rollback),
+# not on a toggle: a node follows code from the database only when it moved, so the many toggles
+# of a busy panel never make every worker re-read what each node should have on disk.
+_BUMP_CODE = PanelState.__table__.update().where(PanelState.key == "code").values(value=PanelState.value + 1)
+_CODE_GENERATION = select(PanelState.value).where(PanelState.key == "code")
+
+
+def bump_code_generation() -> None:
+    """Module code changed (and so its state): both counters move, in the caller's transaction."""
+    bump_generation()
+    if db.session.connection().execute(_BUMP_CODE).rowcount == 0:
+        db.session.add(PanelState(key="code", value=1))
+
+
+def current_code_generation() -> int:
+    return db.session.connection().execute(_CODE_GENERATION).scalar() or 0
+
+
 class Registry:
     def __init__(self, modules_path: str):
         self.modules_path = Path(modules_path)
