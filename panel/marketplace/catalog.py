@@ -268,6 +268,9 @@ def save_catalog(entries, etag: str | None = None, url: str | None = None, row_i
     if row_id is None:  # first fetch of this store: the head row, made once whatever the race (cache_rows)
         cache_rows.save(url, data=[], skipped=0)
         row_id = cache_rows.row_id(url)
+    # Two refreshes writing one store's rows take turns on its head row (PostgreSQL; SQLite has one
+    # writer at a time anyway): the second replaces what the first committed instead of colliding.
+    db.session.execute(select(CatalogCache.id).where(CatalogCache.id == row_id).with_for_update())
     with catalog_rows.bulk_write() if removed is None else nullcontext():
         if removed is None:
             catalog_rows.replace(row_id, entries)
