@@ -36,7 +36,10 @@ def compiled_catalogs():
 
 TEST_DATABASE = os.environ.get("PANEL_TEST_DATABASE", "sqlite").lower()
 ON_POSTGRES = TEST_DATABASE.startswith("postgres")
-sqlite_only = pytest.mark.skipif(ON_POSTGRES, reason="SQLite-specific behaviour (this run is on PostgreSQL)")
+# For tests that copy the instance folder to fake several crashed processes: with SQLite each copy
+# holds its own database, with PostgreSQL the copies would share one. They ran in the SQLite pass.
+sqlite_only = pytest.mark.skipif(ON_POSTGRES, reason="copies the SQLite database file for each simulated crash; "
+                                 "covered by the SQLite pass of the same run")
 
 
 def pytest_collection_modifyitems(config, items):

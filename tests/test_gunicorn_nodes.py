@@ -21,7 +21,8 @@ import sqlalchemy
 from conftest import ON_POSTGRES, PASSWORD, ROOT
 from test_gunicorn import free_port, fresh_get, sign_in
 
-pytestmark = pytest.mark.skipif(not ON_POSTGRES, reason="runs in the PostgreSQL pass (PANEL_TEST_DATABASE=postgresql)")
+pytestmark = pytest.mark.skipif(not ON_POSTGRES, reason="two nodes need one shared PostgreSQL: runs in make test's "
+                                "PostgreSQL pass (PANEL_TEST_DATABASE=postgresql)")
 BIN = Path(sys.executable).parent
 DEMO_KEY = "PANEL-DEMKY-TRYME-ABCDE-FGHJ6"
 
