@@ -20,24 +20,9 @@ so noise hits them alike. Prints the ratio (goal ≤ 1.5×) and the fragment's s
 import sys
 
 from _common import ROOT, median_ms, panel_app, timed
+from _scale import bare_app
 
 ITERATIONS = int(sys.argv[1]) if len(sys.argv) > 1 else 400
-
-
-def bare_app(database_uri: str):
-    from flask import Flask
-    from sqlalchemy import create_engine, text
-
-    engine = create_engine(database_uri)  # the panel's SQLite pragmas apply to every engine
-    bare = Flask("bare")
-
-    @bare.post("/bare/<slug>/<state>")
-    def toggle(slug, state):
-        with engine.begin() as conn:
-            conn.execute(text("UPDATE modules SET state = :state WHERE slug = :slug"), {"state": state, "slug": slug})
-        return f'<div id="module-{slug}" data-state="{state}"></div>'
-
-    return bare, engine
 
 
 def add_twin_row(app, slug, twin):
@@ -83,11 +68,9 @@ def licensed_panel():
     from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
     from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
 
-    from panel.extensions import db
     from panel.installer import install_dir
     from panel.licensing import token
     from panel.marketplace import catalog
-    from panel.models import CatalogCache, utcnow
     from panel.services import licenses
 
     app, client, instance = panel_app()
@@ -98,8 +81,7 @@ def licensed_panel():
         (Path(instance) / "marketplace_keys.json").write_text(json.dumps({catalog.store_url(): base64.b64encode(raw).decode()}))
         entry = catalog.validate_entry({"slug": "hello", "name": "Hello", "version": "1.2.0", "paid": True,
                                         "versions": [{"version": "1.2.0", "requires_core": ">=1.0"}]})
-        db.session.add(CatalogCache(url=catalog.catalog_url(), data=[entry], fetched_at=utcnow(), checked_at=utcnow()))
-        db.session.commit()
+        catalog.save_catalog([entry])  # the catalog as rows, as a refresh stores it
         claims = token.make_claims(1, "Bench", licenses.installation_id(),
                                    {"hello": {"kind": "owned", "until": None, "updates_until": None}})
         licenses.save_token("PANEL-DEMKY-TRYME-ABCDE-FGHJ6", token.sign(claims, private))
@@ -113,7 +95,7 @@ def main():
     with app.app_context():
         install_dir(ROOT / "panel" / "hub" / "sources" / "hello", "bench")
         add_twin_row(app, "hello", "twin")
-    other, engine = bare_app(app.config["SQLALCHEMY_DATABASE_URI"])
+    other, engine = bare_app(app.config["SQLALCHEMY_DATABASE_URI"], "")  # its toggle route only
     other_client = other.test_client()
     headers = {"HX-Request": "true", "X-CSRFToken": client.csrf}
 

@@ -63,7 +63,7 @@ def enforce(moment: datetime | None = None) -> list[str]:
         last = _checked.get(slot)
     if last is not None and last[0] == seen and moment < last[1]:
         return []
-    paid = catalog.paid_slugs()
+    paid = sorted(licenses.paid_slugs())
     enabled = db.session.scalars(select(Module.slug).where(Module.state == "enabled", Module.slug.in_(paid))).all() \
         if paid else []
     stopped = []

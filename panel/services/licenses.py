@@ -154,15 +154,32 @@ def save_failure(reason: str) -> None:
 
 # --- the rule ------------------------------------------------------------------------------------
 
+# (database, catalog id, fetched at) -> the paid slugs: a catalog's rows change only with a refresh,
+# which moves `fetched_at`, so a process reads them once per refresh, not once per request.
+_paid_by_catalog: dict[tuple, frozenset] = {}
+
+
+def paid_slugs() -> frozenset:
+    """The modules the catalog marks paid (the manifest is never asked)."""
+    shown = catalog.current_catalog()
+    key = (current_app.config["SQLALCHEMY_DATABASE_URI"], shown.id, shown.fetched_at)
+    found = _paid_by_catalog.get(key)
+    if found is None:
+        found = frozenset(catalog.paid_slugs())
+        if len(_paid_by_catalog) > 16:  # one entry per database this process serves
+            _paid_by_catalog.clear()
+        _paid_by_catalog[key] = found
+    return found
+
+
 def paid_entry(slug: str) -> dict | None:
-    """The catalog's entry of `slug` when the catalog says it is paid (the manifest is never asked)."""
-    entry = catalog.entry(slug)
-    return entry if entry is not None and entry.get("paid") else None
+    """The catalog's entry of `slug` when the catalog says it is paid."""
+    return catalog.entry(slug) if slug in paid_slugs() else None
 
 
 def entitlement(slug: str, moment: datetime | None = None) -> token.Entitlement | None:
     """What the license grants `slug` now; None for a free module (or one the catalog does not know)."""
-    if paid_entry(slug) is None:
+    if slug not in paid_slugs():
         return None
     return token.entitlement(current().claims, slug, moment or now())
 
