@@ -73,9 +73,9 @@ def create_app(test_config=None) -> Flask:
     if app.config["MIGRATE_AT_START"]:
         with app.app_context():
             schema.upgrade_if_pending()
-    recover_at_start(app)
+    recover_at_start(app)  # undo or finish installs a crash interrupted; never blocks the start
     # Module code installed, updated or removed by another node is followed before the next request.
-    app.before_request(PackageFollower().before_request)  # undo or finish installs a crash interrupted; never blocks the start
+    app.before_request(PackageFollower().before_request)
 
     if app.config.get("EMBEDDED_HUB"):  # the reference store at /store, routed before the panel (no sign-in)
         hub = create_hub({"INSTANCE_PATH": app.instance_path, **app.config["HUB_CONFIG"]})
