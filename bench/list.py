@@ -51,7 +51,7 @@ def main():
             return response
 
         def cold():
-            cards._cards.clear()
+            cards.forget_rendered()
             page()
         cold_runs, warm_runs, bare_runs = [], [], []
         for _ in range(RUNS):

@@ -5,6 +5,8 @@ import inspect
 import re
 
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 from jinja2 import meta
 from sqlalchemy import text
 from sqlalchemy.orm.attributes import flag_modified
@@ -14,8 +16,9 @@ from license_kit import pin_key, store_token, trial
 from panel.extensions import db
 from panel.marketplace import catalog
 from panel.models import CatalogCache, Module
-from panel.ui import cards
-from panel.ui.fragments import request_key
+from panel.manifest import SLUG_RE
+from panel.ui import card_shapes, cards
+from panel.ui.fragments import compact, request_key
 
 # What a card template may read besides `card`: Flask's and Flask-Babel's own, and the CSRF token.
 CARD_TEMPLATE_NAMES = {"card", "csrf_token", "url_for", "_"}
@@ -164,3 +167,44 @@ def test_the_card_templates_read_only_the_card(app):
     for name in CARD_TEMPLATES:
         source = env.loader.get_source(env, name)[0]
         assert meta.find_undeclared_variables(env.parse(source)) <= CARD_TEMPLATE_NAMES, name
+
+
+# Text as a module or a store may send it: markup, quotes, ampersands, percent signs, line breaks.
+ANY_TEXT = st.text(st.characters(blacklist_categories=("Cs",)), max_size=12)
+OPTIONAL_TEXT = st.one_of(st.none(), ANY_TEXT)
+ANY_CARD = st.builds(
+    cards.Card, slug=st.from_regex(SLUG_RE, fullmatch=True), name=ANY_TEXT, version=ANY_TEXT, category=ANY_TEXT,
+    author=ANY_TEXT, description=ANY_TEXT, docs_url=ANY_TEXT, state=st.sampled_from(("enabled", "disabled", "failed")),
+    error=OPTIONAL_TEXT, icon=ANY_TEXT.filter(bool), previous_version=OPTIONAL_TEXT, rollback_is_older=st.booleans(),
+    update=OPTIONAL_TEXT, newer=st.booleans(), license_kind=st.sampled_from((None, "owned", "trial", "ended", "none")),
+    license_text=ANY_TEXT, pinned=st.booleans(), skipped_version=OPTIONAL_TEXT, auto_update=st.booleans())
+
+
+def same_words(html: str) -> str:
+    """HTML as a browser reads it: a run of white space is one space (fragments hold no <pre>)."""
+    return re.sub(r"\s+", " ", html)
+
+
+def test_a_card_filled_into_its_shape_is_the_card_its_template_renders(app):
+    """Cards are rendered once per shape, their text put in afterwards (ui.card_shapes): for any text,
+    in every language, that must be exactly what rendering the card template for the card gives."""
+
+    @settings(max_examples=300, deadline=None, suppress_health_check=list(HealthCheck), derandomize=True)
+    @given(card=ANY_CARD, language=st.sampled_from(("en", "fr", "ru")))
+    def check(card, language):
+        with app.test_request_context("/modules", headers={"Accept-Language": language}):
+            filled = card_shapes.card_html(card, request_key(), cards._render)
+            assert same_words(filled) == same_words(compact(cards._render(card)))
+
+    check()
+
+
+def test_card_shapes_are_shared_by_cards_that_differ_only_in_text(app, hello):
+    with app.test_request_context("/modules"):
+        card = cards.card_of(db.session.get(Module, "hello"))
+        other = card._replace(slug="another", name="Another <b>one</b>", description="Fish & chips")
+        assert card_shapes.shape_of(card) == card_shapes.shape_of(other)
+        assert card_shapes.shape_of(card) != card_shapes.shape_of(other._replace(state="enabled"))
+        html = card_shapes.card_html(other, request_key(), cards._render)
+        assert 'id="module-another"' in html and "Another &lt;b&gt;one&lt;/b&gt;" in html and "Fish &amp; chips" in html
+        assert 'module-hello"' not in html and "/modules/hello/" not in html

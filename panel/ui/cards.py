@@ -17,6 +17,7 @@ from ..marketplace import catalog, updates
 from ..models import DEFAULT_ICON, Module, manifest_menu
 from ..services import modules
 from ..versions import newer, older
+from . import card_shapes
 from .fragments import FragmentCache, request_key, token_marker, with_token
 from .license import badge as license_badge
 from .sidebar import sidebar_change_html
@@ -113,9 +114,20 @@ def card_of_row(row, shown: dict | None = None, policies: dict | None = None) ->
     return _card(*row, shown, _policy_of((policies or {}).get(row[0])))
 
 
+def _render(card: Card) -> str:
+    return render_template("modules/_card.html", card=card, csrf_token=token_marker)
+
+
 def _card_html(card: Card, per_request: tuple) -> str:
-    return _cards.get_or_render(
-        (card, per_request), lambda: render_template("modules/_card.html", card=card, csrf_token=token_marker))
+    key = (card, per_request)
+    html = _cards.lookup(key)
+    return html if html is not None else _cards.store(key, card_shapes.card_html(card, per_request, _render))
+
+
+def forget_rendered() -> None:
+    """Drop every rendered card and card shape (what a fresh worker starts with)."""
+    _cards.clear()
+    card_shapes.clear()
 
 
 def card_html(module) -> Markup:
