@@ -160,6 +160,9 @@ def test_a_row_of_card_columns_is_read_by_name():
     """`card_of_row` unpacks a row in the order of `_card`'s arguments: each column must be the one named."""
     arguments = list(inspect.signature(cards._card).parameters)
     assert [column.key for column in cards.CARD_COLUMNS] == arguments[:len(cards.CARD_COLUMNS)]
+    # …then what the page's joins add, unpacked by `card_of_row` in this order.
+    assert [column.key for column in cards.PAGE_COLUMNS[len(cards.CARD_COLUMNS):]] == [
+        "compatible", "newest", "pinned", "skipped_version", "auto_update"]
 
 
 def test_the_card_templates_read_only_the_card(app):

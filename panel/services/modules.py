@@ -49,10 +49,14 @@ def _listing_statement(stmt, query: str, state: str):
     return stmt
 
 
-def listing(query: str = "", state: str = "", columns: tuple = (), offset: int = 0, limit: int | None = None) -> list:
+def listing(query: str = "", state: str = "", columns: tuple = (), offset: int = 0, limit: int | None = None,
+            outer_joins: tuple = ()) -> list:
     """Installed modules matching the search, by name: `Module`s, or with `columns` plain rows of
-    just those columns, several times cheaper for a long list; `offset` and `limit` take a page."""
+    just those columns, several times cheaper for a long list; `offset` and `limit` take a page;
+    `outer_joins`, (table, on) pairs, add what other tables say of each row (at most one row each)."""
     stmt = select(*columns) if columns else select(Module)
+    for table, on in outer_joins:
+        stmt = stmt.outerjoin(table, on)
     stmt = _listing_statement(stmt, query, state).order_by(func.lower(Module.name), Module.slug)
     if limit is not None:
         stmt = stmt.offset(offset).limit(limit)
