@@ -211,3 +211,30 @@ def test_card_shapes_are_shared_by_cards_that_differ_only_in_text(app, hello):
         html = card_shapes.card_html(other, request_key(), cards._render)
         assert 'id="module-another"' in html and "Another &lt;b&gt;one&lt;/b&gt;" in html and "Fish &amp; chips" in html
         assert 'module-hello"' not in html and "/modules/hello/" not in html
+
+
+def test_each_page_shows_its_own_modules_with_their_catalog_verdict_policy_and_counts(app, admin_client, monkeypatch):
+    """Rows, catalog versions and policies come from one joined query per page: each card must get its own."""
+    from panel.models import UpdatePolicy
+
+    with app.app_context():
+        db.session.execute(Module.__table__.insert(), [
+            {"slug": f"mod_{i}", "name": f"Module {i}", "version": "1.0.0", "description": "", "author": "",
+             "category": "", "docs_url": "", "manifest": {}, "source": "folder", "show_in_sidebar": False,
+             "state": "failed" if i == 6 else "disabled", "error": "Broken" if i == 6 else None} for i in range(7)])
+        db.session.add(UpdatePolicy(slug="mod_3", pinned=True, skipped_version=None, auto_update=False))
+        db.session.commit()
+        catalog.save_catalog([catalog.validate_entry({"slug": f"mod_{i}", "name": f"Module {i}", "version": "1.1.0",
+                                                      "versions": [{"version": "1.1.0", "requires_core": ">=1.0"}]})
+                              for i in (3, 4)], etag="page-test")
+    monkeypatch.setattr(cards, "LIST_PAGE_SIZE", 3)
+    pages = [admin_client.get(f"/modules?page={n}").get_data(as_text=True) for n in (1, 2, 3)]
+    shown = [re.findall(r'id="module-(mod_\d)"', html) for html in pages]
+    assert shown == [["mod_0", "mod_1", "mod_2"], ["mod_3", "mod_4", "mod_5"], ["mod_6"]]
+    assert "Held at 1.0.0" in pages[1] and pages[1].count("Update to 1.1.0") == 1  # mod_3 held, mod_4 offered
+    assert "mp-update" not in pages[0] + pages[2] and "It broke" not in pages[2] and "Broken" in pages[2]
+    counts = dict(re.findall(r'data-count="(\w+)">\w+ <span class="badge text-bg-light">(\d+)', pages[0]))
+    assert counts == {"enabled": "0", "disabled": "6", "failed": "1"}
+    assert "Page 3 of 3" in pages[2]
+    failed = admin_client.get("/modules?state=failed&page=2").get_data(as_text=True)  # past the end: the last page
+    assert re.findall(r'id="module-(mod_\d)"', failed) == ["mod_6"]
