@@ -12,7 +12,7 @@ from typing import NamedTuple
 
 from flask import render_template
 from markupsafe import Markup
-from sqlalchemy import and_
+from sqlalchemy import and_, bindparam
 
 from ..marketplace import catalog, updates
 from ..models import DEFAULT_ICON, CatalogEntry, Module, UpdatePolicy, manifest_menu
@@ -63,15 +63,15 @@ CARD_COLUMNS = (Module.slug, Module.name, Module.version, Module.category, Modul
                 Module.docs_url, Module.state, Module.error,
                 Module.manifest[("menu", "icon")].as_string().label("icon"), Module.previous_version)
 # A page's rows also carry what the shown catalog and the update policy say of each module, joined
-# in the same query (`page_joins`): a page of cards is one statement, not three.
+# in the same query: a page of cards is one statement, not three.
 PAGE_COLUMNS = (*CARD_COLUMNS, CatalogEntry.compatible, CatalogEntry.newest,
                 UpdatePolicy.pinned, UpdatePolicy.skipped_version, UpdatePolicy.auto_update)
 
 
-def page_joins(catalog_id: int | None) -> tuple:
-    """The outer joins `PAGE_COLUMNS` read: the shown catalog's entry and the stored policy, if any."""
-    return ((CatalogEntry, and_(CatalogEntry.catalog_id == catalog_id, CatalogEntry.slug == Module.slug)),
-            (UpdatePolicy, UpdatePolicy.slug == Module.slug))
+# One statement per page (see services.modules.ListingPage), the shown catalog given as `catalog_id`.
+_PAGE = modules.ListingPage(PAGE_COLUMNS, (
+    (CatalogEntry, and_(CatalogEntry.catalog_id == bindparam("catalog_id"), CatalogEntry.slug == Module.slug)),
+    (UpdatePolicy, UpdatePolicy.slug == Module.slug)))
 
 
 # Parsing two versions costs more than the rest of a card; a list compares the same pairs each time.
@@ -178,8 +178,8 @@ def module_list_context(query: str = "", state: str = "", page: int = 1) -> dict
     pages = max(1, -(-total // LIST_PAGE_SIZE))
     page = min(max(1, page), pages)
     return {
-        "cards": modules.listing(query, state, columns=PAGE_COLUMNS, offset=(page - 1) * LIST_PAGE_SIZE,
-                                 limit=LIST_PAGE_SIZE, outer_joins=page_joins(catalog.current_catalog().id)),
+        "cards": _PAGE.rows(query, state, (page - 1) * LIST_PAGE_SIZE, LIST_PAGE_SIZE,
+                            catalog_id=catalog.current_catalog().id),
         "query": query, "state": state, "states": modules.STATES, "counts": counts,
         "list_args": {name: value for name, value in (("q", query), ("state", state)) if value},
         "pager": {"page": page, "pages": pages, "total": total, "first": (page - 1) * LIST_PAGE_SIZE + 1,
