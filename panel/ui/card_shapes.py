@@ -33,14 +33,14 @@ _shapes = FragmentCache(MAX_SHAPES)
 
 def shape_of(card: tuple) -> tuple:
     """The card with a marker in place of each non-empty text field the template only prints."""
-    return card._make(_MARKER.format(index) if value and isinstance(value, str) and name not in COMPARED else value
-                      for index, (name, value) in enumerate(zip(card._fields, card)))
+    return card._make([_MARKER.format(index) if value and type(value) is str and name not in COMPARED else value
+                       for index, (name, value) in enumerate(zip(card._fields, card))])
 
 
-def _pieces(html: str) -> tuple[tuple[str, ...], tuple[int, ...]]:
-    """(the text around the markers, the field each marker stands for)."""
-    parts = _MARKERS.split(compact(html))
-    return tuple(parts[0::2]), tuple(int(index) for index in parts[1::2])
+def _format_string(html: str) -> str:
+    """The shape's HTML as a `str.format` string: `{n}` where field n goes."""
+    html = compact(html).replace("{", "{{").replace("}", "}}")
+    return _MARKERS.sub(lambda found: "{%d}" % int(found.group(1)), html)
 
 
 def card_html(card: tuple, per_request: tuple, render: Callable[[tuple], str]) -> str:
@@ -51,16 +51,10 @@ def card_html(card: tuple, per_request: tuple, render: Callable[[tuple], str]) -
     if not SLUG_RE.fullmatch(card[0]):
         return compact(render(card))
     key = (shape_of(card), per_request)
-    pieces = _shapes.lookup(key)
-    if pieces is None:
-        pieces = _shapes.store(key, _pieces(render(key[0])))
-    texts, fields = pieces
-    escaped = {index: str(escape(card[index])) for index in set(fields)}
-    out = [texts[0]]
-    for index, text in zip(fields, texts[1:]):
-        out.append(escaped[index])
-        out.append(text)
-    return "".join(out)
+    shape = _shapes.lookup(key)
+    if shape is None:
+        shape = _shapes.store(key, _format_string(render(key[0])))
+    return shape.format(*[escape(value) if type(value) is str else value for value in card])
 
 
 def clear() -> None:
