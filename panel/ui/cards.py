@@ -16,7 +16,7 @@ from sqlalchemy import and_, bindparam
 
 from ..marketplace import catalog, updates
 from ..models import DEFAULT_ICON, CatalogEntry, Module, UpdatePolicy, manifest_menu
-from ..services import modules
+from ..services import licenses, modules
 from ..versions import newer, older
 from . import card_shapes
 from .fragments import FragmentCache, request_key, token_marker, with_token
@@ -97,12 +97,13 @@ def _policy_of(rule) -> tuple:
 
 
 def _card(slug, name, version, category, author, description, docs_url, state, error, icon, previous_version,
-          found: tuple | None, policy: tuple = NO_POLICY) -> Card:
+          found: tuple | None, policy: tuple = NO_POLICY, paid: frozenset | None = None) -> Card:
+    """`paid`: the catalog's paid modules, when the caller read them once for many cards."""
     description = description or ""
     if len(description) > SHORT_DESCRIPTION:
         description = description[: SHORT_DESCRIPTION - 1].rstrip() + "…"
     update, newer = catalog_verdict(found, version)
-    license_kind, license_text = license_badge(slug) or (None, "")
+    license_kind, license_text = (license_badge(slug) if paid is None or slug in paid else None) or (None, "")
     pinned, skipped_version, auto_update = policy
     if pinned or (update is not None and update == skipped_version):
         update = None
@@ -119,12 +120,12 @@ def card_of(module) -> Card:
                  _policy_of(updates.stored_policy(module.slug)))
 
 
-def card_of_row(row) -> Card:
+def card_of_row(row, paid: frozenset | None = None) -> Card:
     """The card of a row of `PAGE_COLUMNS`: unpacked in their order, several times faster than
-    reading a row's columns by name, for a list of a thousand."""
+    reading a row's columns by name, for a list of a thousand; `paid` as in `_card`."""
     *columns, compatible, newest, pinned, skipped_version, auto_update = row
     return _card(*columns, None if newest is None else (compatible, newest),
-                 (bool(pinned), skipped_version, bool(auto_update)))
+                 (bool(pinned), skipped_version, bool(auto_update)), paid)
 
 
 def _render(card: Card) -> str:
@@ -149,9 +150,10 @@ def card_html(module) -> Markup:
 
 
 def cards_html(rows) -> Markup:
-    """The cards of a list, from rows of `PAGE_COLUMNS`, with the request key looked up once."""
-    per_request = request_key()
-    return with_token("\n".join(_card_html(card_of_row(row), per_request) for row in rows))
+    """The cards of a list, from rows of `PAGE_COLUMNS`, with the request key and the paid modules
+    looked up once."""
+    per_request, paid = request_key(), licenses.paid_slugs()
+    return with_token("\n".join(_card_html(card_of_row(row, paid), per_request) for row in rows))
 
 
 def card_oob_html(module) -> Markup:
