@@ -11,7 +11,9 @@ What the bare render does not do, and the panel's page must (not padded into the
 session and CSRF token, the license check, the layout with its sidebar, the counts and the pager, what
 the catalog, the license and the update policy say of each card, and the translation of every word.
 
-    .venv/bin/python bench/list.py [--quick]     (--quick: 10 and 1,000 modules, a 10,000 catalog)
+    .venv/bin/python bench/list.py [--quick] [--enabled=N]
+    (--quick: 10 and 1,000 modules, a 10,000 catalog; --enabled=N: every Nth module enabled, so the
+    sidebar lists them; without it every module is disabled and the sidebar is empty)
 """
 
 import statistics
@@ -23,6 +25,7 @@ from _scale import bare_app, grow_modules, panel_with_modules, serve, signed_in_
 
 QUICK = "--quick" in sys.argv
 SIZES = (10, 1_000) if QUICK else (10, 1_000, 5_000, 20_000)
+ENABLED_EVERY = next((int(arg.split("=", 1)[1]) for arg in sys.argv if arg.startswith("--enabled=")), 0)
 CATALOG = 10_000 if QUICK else 60_000
 RUNS, ROUNDS = 3, 15
 
@@ -56,6 +59,19 @@ def with_warm_list(bare, engine):
         return render_template_string(PAGE, cards=Markup("\n".join(html)))
 
 
+def enable_every(app, every: int) -> None:
+    """Every `every`th module enabled, as an enable does it for the workers (the generation moves)."""
+    from sqlalchemy import text
+
+    from panel.extensions import db
+    from panel.runtime.registry import bump_generation
+
+    with app.app_context():
+        db.session.execute(text("UPDATE modules SET state = 'enabled' WHERE position % :every = 0"), {"every": every})
+        bump_generation()
+        db.session.commit()
+
+
 def main():
     import requests
 
@@ -73,6 +89,8 @@ def main():
     have = 0
     for size in SIZES:
         grow_modules(app, have, size)
+        if ENABLED_EVERY:
+            enable_every(app, ENABLED_EVERY)
         have = size
 
         def page():
@@ -91,6 +109,7 @@ def main():
         kinds = {"cold": cold, "warm": page, "bare cold": lambda: bare_page("/bare/list"),
                  "bare warm": lambda: bare_page("/bare/list-warm")}
         runs = {kind: [] for kind in kinds}
+        page()  # enabled modules are loaded by the first request after they were enabled
         for _ in range(RUNS):
             samples = {kind: [] for kind in kinds}
             for _ in range(ROUNDS):
