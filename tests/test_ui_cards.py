@@ -238,3 +238,12 @@ def test_each_page_shows_its_own_modules_with_their_catalog_verdict_policy_and_c
     assert "Page 3 of 3" in pages[2]
     failed = admin_client.get("/modules?state=failed&page=2").get_data(as_text=True)  # past the end: the last page
     assert re.findall(r'id="module-(mod_\d)"', failed) == ["mod_6"]
+
+
+def test_a_card_whose_slug_breaks_the_slug_rule_is_rendered_directly(app, hello):
+    """URLs quote a slug and HTML escapes it: the two differ outside the slug rule, so no shape is used."""
+    with app.test_request_context("/modules"):
+        card = cards.card_of(db.session.get(Module, "hello"))._replace(slug="odd slug/<x>")
+        html = card_shapes.card_html(card, request_key(), cards._render)
+        assert html == compact(cards._render(card))
+        assert "/modules/odd%20slug/%3Cx%3E/enable" in html and 'id="module-odd slug/&lt;x&gt;"' in html
