@@ -5,6 +5,8 @@ import inspect
 import re
 
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 from jinja2 import meta
 from sqlalchemy import text
 from sqlalchemy.orm.attributes import flag_modified
@@ -14,8 +16,9 @@ from license_kit import pin_key, store_token, trial
 from panel.extensions import db
 from panel.marketplace import catalog
 from panel.models import CatalogCache, Module
-from panel.ui import cards
-from panel.ui.fragments import request_key
+from panel.manifest import SLUG_RE
+from panel.ui import card_shapes, cards
+from panel.ui.fragments import compact, request_key
 
 # What a card template may read besides `card`: Flask's and Flask-Babel's own, and the CSRF token.
 CARD_TEMPLATE_NAMES = {"card", "csrf_token", "url_for", "_"}
@@ -135,8 +138,8 @@ def test_a_change_of_any_field_the_card_shows_is_served_at_once(app, admin_clien
 def test_a_toggle_answers_with_the_same_card_as_the_list(app, admin_client, hello):
     from conftest import htmx_post
 
-    toggled = htmx_post(admin_client, "/modules/hello/enable").get_data(as_text=True)
-    listed = admin_client.get("/modules").get_data(as_text=True)
+    toggled = CSRF_TOKEN.sub(r"\1", htmx_post(admin_client, "/modules/hello/enable").get_data(as_text=True))
+    listed = modules_page(admin_client)  # without the tokens: signed with the time, they differ a second later
     card = toggled[:toggled.index('<li id="sidebar-module-hello" hx-swap-oob="delete">')]
     assert 'id="module-hello" data-state="enabled"' in card and "Update to 1.3.0" in card
     assert card.strip() in listed
@@ -157,6 +160,9 @@ def test_a_row_of_card_columns_is_read_by_name():
     """`card_of_row` unpacks a row in the order of `_card`'s arguments: each column must be the one named."""
     arguments = list(inspect.signature(cards._card).parameters)
     assert [column.key for column in cards.CARD_COLUMNS] == arguments[:len(cards.CARD_COLUMNS)]
+    # …then what the page's joins add, unpacked by `card_of_row` in this order.
+    assert [column.key for column in cards.PAGE_COLUMNS[len(cards.CARD_COLUMNS):]] == [
+        "compatible", "newest", "pinned", "skipped_version", "auto_update"]
 
 
 def test_the_card_templates_read_only_the_card(app):
@@ -164,3 +170,80 @@ def test_the_card_templates_read_only_the_card(app):
     for name in CARD_TEMPLATES:
         source = env.loader.get_source(env, name)[0]
         assert meta.find_undeclared_variables(env.parse(source)) <= CARD_TEMPLATE_NAMES, name
+
+
+# Text as a module or a store may send it: markup, quotes, ampersands, percent signs, line breaks.
+ANY_TEXT = st.text(st.characters(blacklist_categories=("Cs",)), max_size=12)
+OPTIONAL_TEXT = st.one_of(st.none(), ANY_TEXT)
+ANY_CARD = st.builds(
+    cards.Card, slug=st.from_regex(SLUG_RE, fullmatch=True), name=ANY_TEXT, version=ANY_TEXT, category=ANY_TEXT,
+    author=ANY_TEXT, description=ANY_TEXT, docs_url=ANY_TEXT, state=st.sampled_from(("enabled", "disabled", "failed")),
+    error=OPTIONAL_TEXT, icon=ANY_TEXT.filter(bool), previous_version=OPTIONAL_TEXT, rollback_is_older=st.booleans(),
+    update=OPTIONAL_TEXT, newer=st.booleans(), license_kind=st.sampled_from((None, "owned", "trial", "ended", "none")),
+    license_text=ANY_TEXT, pinned=st.booleans(), skipped_version=OPTIONAL_TEXT, auto_update=st.booleans())
+
+
+def same_words(html: str) -> str:
+    """HTML as a browser reads it: a run of white space is one space (fragments hold no <pre>)."""
+    return re.sub(r"\s+", " ", html)
+
+
+def test_a_card_filled_into_its_shape_is_the_card_its_template_renders(app):
+    """Cards are rendered once per shape, their text put in afterwards (ui.card_shapes): for any text,
+    in every language, that must be exactly what rendering the card template for the card gives."""
+
+    @settings(max_examples=300, deadline=None, suppress_health_check=list(HealthCheck), derandomize=True)
+    @given(card=ANY_CARD, language=st.sampled_from(("en", "fr", "ru")))
+    def check(card, language):
+        with app.test_request_context("/modules", headers={"Accept-Language": language}):
+            filled = card_shapes.card_html(card, request_key(), cards._render)
+            assert same_words(filled) == same_words(compact(cards._render(card)))
+
+    check()
+
+
+def test_card_shapes_are_shared_by_cards_that_differ_only_in_text(app, hello):
+    with app.test_request_context("/modules"):
+        card = cards.card_of(db.session.get(Module, "hello"))
+        other = card._replace(slug="another", name="Another <b>one</b>", description="Fish & chips")
+        assert card_shapes.shape_of(card) == card_shapes.shape_of(other)
+        assert card_shapes.shape_of(card) != card_shapes.shape_of(other._replace(state="enabled"))
+        html = card_shapes.card_html(other, request_key(), cards._render)
+        assert 'id="module-another"' in html and "Another &lt;b&gt;one&lt;/b&gt;" in html and "Fish &amp; chips" in html
+        assert 'module-hello"' not in html and "/modules/hello/" not in html
+
+
+def test_each_page_shows_its_own_modules_with_their_catalog_verdict_policy_and_counts(app, admin_client, monkeypatch):
+    """Rows, catalog versions and policies come from one joined query per page: each card must get its own."""
+    from panel.models import UpdatePolicy
+
+    with app.app_context():
+        db.session.execute(Module.__table__.insert(), [
+            {"slug": f"mod_{i}", "name": f"Module {i}", "version": "1.0.0", "description": "", "author": "",
+             "category": "", "docs_url": "", "manifest": {}, "source": "folder", "show_in_sidebar": False,
+             "state": "failed" if i == 6 else "disabled", "error": "Broken" if i == 6 else None} for i in range(7)])
+        db.session.add(UpdatePolicy(slug="mod_3", pinned=True, skipped_version=None, auto_update=False))
+        db.session.commit()
+        catalog.save_catalog([catalog.validate_entry({"slug": f"mod_{i}", "name": f"Module {i}", "version": "1.1.0",
+                                                      "versions": [{"version": "1.1.0", "requires_core": ">=1.0"}]})
+                              for i in (3, 4)], etag="page-test")
+    monkeypatch.setattr(cards, "LIST_PAGE_SIZE", 3)
+    pages = [admin_client.get(f"/modules?page={n}").get_data(as_text=True) for n in (1, 2, 3)]
+    shown = [re.findall(r'id="module-(mod_\d)"', html) for html in pages]
+    assert shown == [["mod_0", "mod_1", "mod_2"], ["mod_3", "mod_4", "mod_5"], ["mod_6"]]
+    assert "Held at 1.0.0" in pages[1] and pages[1].count("Update to 1.1.0") == 1  # mod_3 held, mod_4 offered
+    assert "mp-update" not in pages[0] + pages[2] and "It broke" not in pages[2] and "Broken" in pages[2]
+    counts = dict(re.findall(r'data-count="(\w+)">\w+ <span class="badge text-bg-light">(\d+)', pages[0]))
+    assert counts == {"enabled": "0", "disabled": "6", "failed": "1"}
+    assert "Page 3 of 3" in pages[2]
+    failed = admin_client.get("/modules?state=failed&page=2").get_data(as_text=True)  # past the end: the last page
+    assert re.findall(r'id="module-(mod_\d)"', failed) == ["mod_6"]
+
+
+def test_a_card_whose_slug_breaks_the_slug_rule_is_rendered_directly(app, hello):
+    """URLs quote a slug and HTML escapes it: the two differ outside the slug rule, so no shape is used."""
+    with app.test_request_context("/modules"):
+        card = cards.card_of(db.session.get(Module, "hello"))._replace(slug="odd slug/<x>")
+        html = card_shapes.card_html(card, request_key(), cards._render)
+        assert html == compact(cards._render(card))
+        assert "/modules/odd%20slug/%3Cx%3E/enable" in html and 'id="module-odd slug/&lt;x&gt;"' in html

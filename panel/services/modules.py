@@ -37,38 +37,84 @@ def not_installed(slug) -> NotFound:
     return NotFound(_l("There is no installed module named “%(slug)s”.", slug=str(slug)[:60]))
 
 
-def _listing_statement(stmt, query: str, state: str):
+def _filter(query: str, state: str) -> tuple[bool, bool, dict]:
+    """(whether to search, whether to filter by state, the values of both)."""
     query = (query or "").strip().lower()
-    if query:
-        # What the administrator types is plain text: `%` and `_` are not wildcards.
-        like = "%" + query.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
-        stmt = stmt.where(or_(*(func.lower(column).like(like, escape="\\")
+    # What the administrator types is plain text: `%` and `_` are not wildcards.
+    like = "%" + query.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
+    return bool(query), state in STATES, {"like": like, "state": state}
+
+
+def _filtered(stmt, searching: bool, by_state: bool):
+    if searching:
+        stmt = stmt.where(or_(*(func.lower(column).like(bindparam("like"), escape="\\")
                                 for column in (Module.name, Module.description, Module.slug))))
-    if state in STATES:
-        stmt = stmt.where(Module.state == state)
+    if by_state:
+        stmt = stmt.where(Module.state == bindparam("state"))
     return stmt
 
 
-def listing(query: str = "", state: str = "", columns: tuple = (), offset: int = 0, limit: int | None = None) -> list:
+_BY_NAME = (func.lower(Module.name), Module.slug)
+
+
+def listing(query: str = "", state: str = "", columns: tuple = ()) -> list:
     """Installed modules matching the search, by name: `Module`s, or with `columns` plain rows of
-    just those columns, several times cheaper for a long list; `offset` and `limit` take a page."""
-    stmt = select(*columns) if columns else select(Module)
-    stmt = _listing_statement(stmt, query, state).order_by(func.lower(Module.name), Module.slug)
-    if limit is not None:
-        stmt = stmt.offset(offset).limit(limit)
-    return list(db.session.execute(stmt).all() if columns else db.session.scalars(stmt))
+    just those columns, several times cheaper for a long list."""
+    searching, by_state, params = _filter(query, state)
+    stmt = _filtered(select(*columns) if columns else select(Module), searching, by_state).order_by(*_BY_NAME)
+    return list(db.session.execute(stmt, params).all() if columns else db.session.scalars(stmt, params))
 
 
 def listing_count(query: str = "", state: str = "") -> int:
-    return db.session.scalar(_listing_statement(select(func.count()).select_from(Module), query, state)) or 0
+    searching, by_state, params = _filter(query, state)
+    return db.session.scalar(_filtered(select(func.count()).select_from(Module), searching, by_state), params) or 0
+
+
+class ListingPage:
+    """A page of `listing` as rows of `columns`, with `outer_joins` ((table, on) pairs: what other
+    tables say of each row, at most one row each; their `bindparam`s come as `rows`' keywords).
+
+    The statement is built once per kind of filter and run on the connection: building and
+    executing it through the ORM cost three times the query itself (0.6 ms against 0.2 ms)."""
+
+    def __init__(self, columns: tuple, outer_joins: tuple = ()):
+        self.columns, self.outer_joins = columns, outer_joins
+        self._statements: dict[tuple[bool, bool], object] = {}
+
+    def _statement(self, searching: bool, by_state: bool):
+        stmt = self._statements.get((searching, by_state))
+        if stmt is None:
+            # The page's slugs first, then its rows and their joins: joined before the offset, the
+            # rows skipped would be joined too (a last page of 20,000 cost 8 ms instead of 1).
+            page = (_filtered(select(Module.slug), searching, by_state).order_by(*_BY_NAME)
+                    .offset(bindparam("offset")).limit(bindparam("limit")).subquery())
+            stmt = select(*self.columns).select_from(Module).join(page, Module.slug == page.c.slug)
+            for table, on in self.outer_joins:
+                stmt = stmt.outerjoin(table, on)
+            stmt = self._statements[(searching, by_state)] = stmt.order_by(*_BY_NAME)
+        return stmt
+
+    def rows(self, query: str, state: str, offset: int, limit: int, **params) -> list:
+        searching, by_state, values = _filter(query, state)
+        return db.session.connection().execute(
+            self._statement(searching, by_state), {**values, **params, "offset": offset, "limit": limit}).all()
+
+
+def _count(state: str | None = None):
+    stmt = select(func.count()).select_from(Module)
+    return (stmt if state is None else stmt.where(Module.state == state)).scalar_subquery()
+
+
+# One statement; the disabled ones are the rest. SQLite counts a whole table without reading its rows
+# and the enabled and failed ones on the state index, where GROUP BY state reads every entry:
+# at 20,000 modules, mostly disabled, 0.01 ms against 1.1 ms.
+_COUNTS = select(_count(), _count("enabled"), _count("failed"))
 
 
 def counts() -> dict[str, int]:
-    rows = db.session.execute(select(Module.state, func.count()).group_by(Module.state)).all()
-    result = {state: 0 for state in STATES}
-    result.update({state: n for state, n in rows})
-    result["installed"] = sum(n for _, n in rows)
-    return result
+    """How many modules are installed, and in each state."""
+    installed, enabled, failed = db.session.execute(_COUNTS).one()
+    return {"enabled": enabled, "disabled": installed - enabled - failed, "failed": failed, "installed": installed}
 
 
 def manifest_values(manifest: manifest_mod.Manifest, section_key: str | None) -> dict:

@@ -12,11 +12,13 @@ from typing import NamedTuple
 
 from flask import render_template
 from markupsafe import Markup
+from sqlalchemy import and_, bindparam
 
 from ..marketplace import catalog, updates
-from ..models import DEFAULT_ICON, Module, manifest_menu
-from ..services import modules
+from ..models import DEFAULT_ICON, CatalogEntry, Module, UpdatePolicy, manifest_menu
+from ..services import licenses, modules
 from ..versions import newer, older
+from . import card_shapes
 from .fragments import FragmentCache, request_key, token_marker, with_token
 from .license import badge as license_badge
 from .sidebar import sidebar_change_html
@@ -60,17 +62,26 @@ class Card(NamedTuple):
 CARD_COLUMNS = (Module.slug, Module.name, Module.version, Module.category, Module.author, Module.description,
                 Module.docs_url, Module.state, Module.error,
                 Module.manifest[("menu", "icon")].as_string().label("icon"), Module.previous_version)
+# A page's rows also carry what the shown catalog and the update policy say of each module, joined
+# in the same query: a page of cards is one statement, not three.
+PAGE_COLUMNS = (*CARD_COLUMNS, CatalogEntry.compatible, CatalogEntry.newest,
+                UpdatePolicy.pinned, UpdatePolicy.skipped_version, UpdatePolicy.auto_update)
+
+
+# One statement per page (see services.modules.ListingPage), the shown catalog given as `catalog_id`.
+_PAGE = modules.ListingPage(PAGE_COLUMNS, (
+    (CatalogEntry, and_(CatalogEntry.catalog_id == bindparam("catalog_id"), CatalogEntry.slug == Module.slug)),
+    (UpdatePolicy, UpdatePolicy.slug == Module.slug)))
 
 
 # Parsing two versions costs more than the rest of a card; a list compares the same pairs each time.
 _older = lru_cache(maxsize=4096)(older)
 
 
-def catalog_verdict(slug: str, version: str, shown: dict | None = None) -> tuple[str | None, bool]:
-    """What the cached catalog says of an installed module: (the compatible version to update to,
-    or None; whether any newer version exists, compatible or not). `shown` is the page's
-    `catalog.verdicts` (looked up for this one module when not given)."""
-    found = (shown if shown is not None else catalog.verdicts([slug])).get(slug)
+def catalog_verdict(found: tuple | None, version: str) -> tuple[str | None, bool]:
+    """What the cached catalog says of an installed module, from its (compatible, newest) versions
+    there (None: not in the catalog): (the compatible version to update to, or None; whether any
+    newer version exists, compatible or not)."""
     if found is None:
         return None, False
     compatible, newest = found
@@ -86,12 +97,13 @@ def _policy_of(rule) -> tuple:
 
 
 def _card(slug, name, version, category, author, description, docs_url, state, error, icon, previous_version,
-          shown: dict | None, policy: tuple = NO_POLICY) -> Card:
+          found: tuple | None, policy: tuple = NO_POLICY, paid: frozenset | None = None) -> Card:
+    """`paid`: the catalog's paid modules, when the caller read them once for many cards."""
     description = description or ""
     if len(description) > SHORT_DESCRIPTION:
         description = description[: SHORT_DESCRIPTION - 1].rstrip() + "…"
-    update, newer = catalog_verdict(slug, version, shown)
-    license_kind, license_text = license_badge(slug) or (None, "")
+    update, newer = catalog_verdict(found, version)
+    license_kind, license_text = (license_badge(slug) if paid is None or slug in paid else None) or (None, "")
     pinned, skipped_version, auto_update = policy
     if pinned or (update is not None and update == skipped_version):
         update = None
@@ -100,22 +112,36 @@ def _card(slug, name, version, category, author, description, docs_url, state, e
                 license_kind, license_text, pinned, skipped_version, auto_update)
 
 
-def card_of(module, shown: dict | None = None) -> Card:
-    """The card of a `Module` or `ModuleRecord`; `shown` as in `catalog_verdict`."""
+def card_of(module) -> Card:
+    """The card of a `Module` or `ModuleRecord` (a toggle's answer: the catalog and policy looked up for it)."""
     return _card(module.slug, module.name, module.version, module.category, module.author, module.description,
                  module.docs_url, module.state, module.error, manifest_menu(module.manifest).get("icon"),
-                 module.previous_version, shown, _policy_of(updates.stored_policy(module.slug)))
+                 module.previous_version, catalog.verdicts([module.slug]).get(module.slug),
+                 _policy_of(updates.stored_policy(module.slug)))
 
 
-def card_of_row(row, shown: dict | None = None, policies: dict | None = None) -> Card:
-    """The card of a row of `CARD_COLUMNS`: unpacked in their order, several times faster than
-    reading a row's columns by name, for a list of a thousand."""
-    return _card(*row, shown, _policy_of((policies or {}).get(row[0])))
+def card_of_row(row, paid: frozenset | None = None) -> Card:
+    """The card of a row of `PAGE_COLUMNS`: unpacked in their order, several times faster than
+    reading a row's columns by name, for a list of a thousand; `paid` as in `_card`."""
+    *columns, compatible, newest, pinned, skipped_version, auto_update = row
+    return _card(*columns, None if newest is None else (compatible, newest),
+                 (bool(pinned), skipped_version, bool(auto_update)), paid)
+
+
+def _render(card: Card) -> str:
+    return render_template("modules/_card.html", card=card, csrf_token=token_marker)
 
 
 def _card_html(card: Card, per_request: tuple) -> str:
-    return _cards.get_or_render(
-        (card, per_request), lambda: render_template("modules/_card.html", card=card, csrf_token=token_marker))
+    key = (card, per_request)
+    html = _cards.lookup(key)
+    return html if html is not None else _cards.store(key, card_shapes.card_html(card, per_request, _render))
+
+
+def forget_rendered() -> None:
+    """Drop every rendered card and card shape (what a fresh worker starts with)."""
+    _cards.clear()
+    card_shapes.clear()
 
 
 def card_html(module) -> Markup:
@@ -124,11 +150,10 @@ def card_html(module) -> Markup:
 
 
 def cards_html(rows) -> Markup:
-    """The cards of a list, from rows of `CARD_COLUMNS`, in one pass: the catalog's verdicts (one
-    query for the page's modules), the update policies and the request key are looked up once."""
-    rows = list(rows)
-    per_request, shown, policies = request_key(), catalog.verdicts(row[0] for row in rows), updates.policies()
-    return with_token("\n".join(_card_html(card_of_row(row, shown, policies), per_request) for row in rows))
+    """The cards of a list, from rows of `PAGE_COLUMNS`, with the request key and the paid modules
+    looked up once."""
+    per_request, paid = request_key(), licenses.paid_slugs()
+    return with_token("\n".join(_card_html(card_of_row(row, paid), per_request) for row in rows))
 
 
 def card_oob_html(module) -> Markup:
@@ -145,17 +170,19 @@ def card_with_sidebar_html(module) -> Markup:
 
 
 def module_list_context(query: str = "", state: str = "", page: int = 1) -> dict:
-    """One page of installed modules, filtered; `cards`, rows of `CARD_COLUMNS`, become HTML through
+    """One page of installed modules, filtered; `cards`, rows of `PAGE_COLUMNS`, become HTML through
     `cards_html` as the page renders (measured: a list made into HTML before the page template starts
     is served a third slower). Its cost follows the page size, not how many modules are installed."""
     state = state if state in modules.STATES else ""
-    total = modules.listing_count(query, state)
+    counts = modules.counts()
+    # Without a search the counts above the list already say how many rows match.
+    total = modules.listing_count(query, state) if query.strip() else counts[state or "installed"]
     pages = max(1, -(-total // LIST_PAGE_SIZE))
     page = min(max(1, page), pages)
     return {
-        "cards": modules.listing(query, state, columns=CARD_COLUMNS, offset=(page - 1) * LIST_PAGE_SIZE,
-                                 limit=LIST_PAGE_SIZE),
-        "query": query, "state": state, "states": modules.STATES, "counts": modules.counts(),
+        "cards": _PAGE.rows(query, state, (page - 1) * LIST_PAGE_SIZE, LIST_PAGE_SIZE,
+                            catalog_id=catalog.current_catalog().id),
+        "query": query, "state": state, "states": modules.STATES, "counts": counts,
         "list_args": {name: value for name, value in (("q", query), ("state", state)) if value},
         "pager": {"page": page, "pages": pages, "total": total, "first": (page - 1) * LIST_PAGE_SIZE + 1,
                   "last": min(total, page * LIST_PAGE_SIZE)},
