@@ -16,7 +16,7 @@ from ..models import Module, ModuleRecord, utcnow
 from ..runtime.registry import LoadError, bump_generation, describe, load_token, run_module_migrations
 from . import audit, dependencies, licenses
 from .locks import is_locked
-from .sidebar import section_exists
+from .sidebar import is_section
 
 log = logging.getLogger(__name__)
 STATES = ("enabled", "disabled", "failed")
@@ -77,7 +77,7 @@ def manifest_values(manifest: manifest_mod.Manifest, section_key: str | None) ->
               "author": manifest.author, "category": manifest.category, "docs_url": manifest.docs_url,
               "manifest": manifest.raw}
     if section_key is None and manifest.menu.get("section"):
-        if section_exists(manifest.menu["section"]):
+        if is_section(manifest.menu["section"]):
             values["section_key"] = manifest.menu["section"]
     return values
 

@@ -7,7 +7,7 @@ from sqlalchemy import select
 
 from ..extensions import db
 from ..models import DEFAULT_ICON, MenuSection, Module
-from ..runtime import pages_root
+from ..runtime import pages_root, state
 
 DEFAULT_SECTION = "modules"
 # The panel's own sections: their labels are translated unless the administrator renames them.
@@ -88,20 +88,37 @@ _ENTRIES = (
 )
 
 
+def section_rows() -> tuple:
+    """(key, label, builtin) of every section in sidebar order; kept per process until the
+    `sidebar` counter moves (sections are written through the ORM, which moves it)."""
+    return state.cache("sections", ("sidebar",)).get_or_compute(
+        "all", lambda: tuple(tuple(row) for row in db.session.connection().execute(_SECTIONS)))
+
+
+def is_section(key: str) -> bool:
+    """Like `section_exists`, from the kept sections: for reads outside a change of sections."""
+    return any(row[0] == key for row in section_rows())
+
+
 def build(edit: bool = False) -> tuple[SidebarSection, ...]:
     """Sections in order, each with the enabled modules shown in it, in their order.
 
     `edit`: the sidebar's edit mode, which lists empty sections too (to drop entries into).
+    Built once per process for each value of the counters that move with what it shows (module
+    states, display options, sections), so a page between two changes runs no statement for it.
     """
-    connection = db.session.connection()
-    ordered = connection.execute(_SECTIONS).all()
-    entries: dict[str, list[SidebarEntry]] = {s.key: [] for s in ordered}
-    for row in connection.execute(_ENTRIES):
+    return state.cache("sidebar", ("generation", "sidebar")).get_or_compute(edit, lambda: _build(edit))
+
+
+def _build(edit: bool) -> tuple[SidebarSection, ...]:
+    ordered = section_rows()
+    entries: dict[str, list[SidebarEntry]] = {key: [] for key, _, _ in ordered}
+    for row in db.session.connection().execute(_ENTRIES):
         target = resolve_section(row.section_key, row.menu_section, entries)
         if target is None:
             continue
         path = row.menu_path or "/"
         entries[target].append(SidebarEntry(row.slug, row.custom_label or row.menu_label or row.name,
                                             row.menu_icon or DEFAULT_ICON, f"{pages_root(row.slug)}/{path.lstrip('/')}"))
-    return tuple(SidebarSection(s.key, s.label, bool(s.builtin), tuple(entries[s.key]))
-                 for s in ordered if edit or entries[s.key])
+    return tuple(SidebarSection(key, label, bool(builtin), tuple(entries[key]))
+                 for key, label, builtin in ordered if edit or entries[key])
