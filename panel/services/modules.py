@@ -14,6 +14,7 @@ from ..errors import Conflict, ManifestError, NotFound
 from ..extensions import db
 from ..models import Module, ModuleRecord, utcnow
 from ..runtime.registry import LoadError, bump_generation, describe, load_token, run_module_migrations
+from ..runtime.state import cache as counted_cache
 from . import audit, dependencies, licenses
 from .locks import is_locked
 from .sidebar import is_section
@@ -63,12 +64,21 @@ def listing_count(query: str = "", state: str = "") -> int:
     return db.session.scalar(_listing_statement(select(func.count()).select_from(Module), query, state)) or 0
 
 
+_COUNTS = select(Module.state, func.count()).group_by(Module.state)
+
+
 def counts() -> dict[str, int]:
-    rows = db.session.execute(select(Module.state, func.count()).group_by(Module.state)).all()
+    """Installed, enabled, disabled and failed. Counted once per process for each value of the
+    counters a module added, removed or switched moves (`generation`, or `sidebar` for ORM writes)."""
+    return dict(counted_cache("counts", ("generation", "sidebar")).get_or_compute("all", _count))
+
+
+def _count() -> tuple:
+    rows = db.session.connection().execute(_COUNTS).all()
     result = {state: 0 for state in STATES}
     result.update({state: n for state, n in rows})
     result["installed"] = sum(n for _, n in rows)
-    return result
+    return tuple(result.items())
 
 
 def manifest_values(manifest: manifest_mod.Manifest, section_key: str | None) -> dict:
