@@ -83,6 +83,23 @@ def _transaction_ended(session) -> None:
     session.info.pop(_UNCOMMITTED, None)
 
 
+def stamp_columns(*keys: str) -> list:
+    """Columns that read these counters in the same statement as the rows a cache keeps, so the
+    rows and the counters they are kept under come from one snapshot (see `Stamped`)."""
+    return [select(PanelState.value).where(PanelState.key == key).scalar_subquery().label(f"stamp_{key}")
+            for key in keys]
+
+
+class Stamped:
+    """What a computation returns when its statement read the counters too (`stamp_columns`):
+    the value, and the first row, whose `stamp_<key>` columns say which counters it saw."""
+
+    def __init__(self, value, row=None):
+        self.value = value
+        self.seen = None if row is None else {key.removeprefix("stamp_"): value or 0 for key, value
+                                              in row._mapping.items() if isinstance(key, str) and key.startswith("stamp_")}
+
+
 class CountedCache:
     """Values computed from the database, kept per process under the counters `depends_on` at
     the time they were computed. A value is stored only when the counters read afresh after
@@ -104,9 +121,12 @@ class CountedCache:
         if hit is not self:
             return hit
         computed = compute()
+        seen = None
+        if isinstance(computed, Stamped):
+            computed, seen = computed.value, computed.seen
         # Not kept while this transaction has moved counters it has not committed yet (it reads its
         # own writes, which could still be rolled back), nor when anything moved meanwhile.
-        if not db.session().info.get(_UNCOMMITTED) and self._stamp(read()) == stamp:
+        if not db.session().info.get(_UNCOMMITTED) and self._stamp(read() if seen is None else seen) == stamp:
             with self._lock:
                 if len(self._entries) >= self.max_entries:
                     self._entries.clear()  # older stamps are never asked for again

@@ -14,6 +14,7 @@ from ..errors import Conflict, ManifestError, NotFound
 from ..extensions import db
 from ..models import Module, ModuleRecord, utcnow
 from ..runtime.registry import LoadError, bump_generation, describe, load_token, run_module_migrations
+from ..runtime.state import Stamped, stamp_columns
 from ..runtime.state import cache as counted_cache
 from . import audit, dependencies, licenses
 from .locks import is_locked
@@ -64,7 +65,7 @@ def listing_count(query: str = "", state: str = "") -> int:
     return db.session.scalar(_listing_statement(select(func.count()).select_from(Module), query, state)) or 0
 
 
-_COUNTS = select(Module.state, func.count()).group_by(Module.state)
+_COUNTS = select(Module.state, func.count(), *stamp_columns("generation", "sidebar")).group_by(Module.state)
 
 
 def counts() -> dict[str, int]:
@@ -73,12 +74,12 @@ def counts() -> dict[str, int]:
     return dict(counted_cache("counts", ("generation", "sidebar")).get_or_compute("all", _count))
 
 
-def _count() -> tuple:
+def _count() -> Stamped:
     rows = db.session.connection().execute(_COUNTS).all()
     result = {state: 0 for state in STATES}
-    result.update({state: n for state, n in rows})
-    result["installed"] = sum(n for _, n in rows)
-    return tuple(result.items())
+    result.update({row[0]: row[1] for row in rows})
+    result["installed"] = sum(row[1] for row in rows)
+    return Stamped(tuple(result.items()), rows[0] if rows else None)
 
 
 def manifest_values(manifest: manifest_mod.Manifest, section_key: str | None) -> dict:

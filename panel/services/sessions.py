@@ -36,7 +36,7 @@ def start(user: User, remember: bool, address: str = "") -> str:
     return token
 
 
-_LOOKUP = (select(User, UserSession.expires_at).join(UserSession, UserSession.user_id == User.id)
+_LOOKUP = (select(User, UserSession.expires_at, *state.stamp_columns("sessions")).join(UserSession, UserSession.user_id == User.id)
            .where(UserSession.token_hash == bindparam("token_hash")))
 
 
@@ -56,12 +56,12 @@ def user_for(token: str) -> User | None:
     return user
 
 
-def _lookup(token: str) -> tuple[User, object] | None:
+def _lookup(token: str) -> state.Stamped:
     row = db.session.execute(_LOOKUP, {"token_hash": _hash(token)}).first()
     if row is None:
-        return None
+        return state.Stamped(None)
     db.session.expunge(row.User)  # kept detached; each request works on a copy of its own
-    return row.User, row.expires_at
+    return state.Stamped((row.User, row.expires_at), row)
 
 
 def end(token: str | None) -> None:

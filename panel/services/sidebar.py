@@ -77,12 +77,12 @@ def sections() -> list[MenuSection]:
 # The sidebar is on every page: its two statements are built once (building costs more than
 # running them), and the manifest's menu defaults are read inside the database, so a sidebar of
 # hundreds of entries decodes no manifest.
-_SECTIONS = select(MenuSection.key, MenuSection.label, MenuSection.builtin).order_by(MenuSection.position,
-                                                                                    MenuSection.key)
+_SECTIONS = select(MenuSection.key, MenuSection.label, MenuSection.builtin,
+                   *state.stamp_columns("sidebar")).order_by(MenuSection.position, MenuSection.key)
 _ENTRIES = (
     select(Module.slug, Module.name, Module.custom_label, Module.section_key,
            *(Module.manifest[("menu", name)].as_string().label(f"menu_{name}")
-             for name in ("label", "icon", "section", "path")))
+             for name in ("label", "icon", "section", "path")), *state.stamp_columns("generation", "sidebar"))
     .where(Module.state == "enabled", Module.show_in_sidebar.is_(True))
     .order_by(Module.position, Module.name)
 )
@@ -91,8 +91,12 @@ _ENTRIES = (
 def section_rows() -> tuple:
     """(key, label, builtin) of every section in sidebar order; kept per process until the
     `sidebar` counter moves (sections are written through the ORM, which moves it)."""
-    return state.cache("sections", ("sidebar",)).get_or_compute(
-        "all", lambda: tuple(tuple(row) for row in db.session.connection().execute(_SECTIONS)))
+    return state.cache("sections", ("sidebar",)).get_or_compute("all", _read_sections)
+
+
+def _read_sections() -> state.Stamped:
+    rows = db.session.connection().execute(_SECTIONS).all()
+    return state.Stamped(tuple(tuple(row[:3]) for row in rows), rows[0] if rows else None)
 
 
 def is_section(key: str) -> bool:
@@ -110,15 +114,16 @@ def build(edit: bool = False) -> tuple[SidebarSection, ...]:
     return state.cache("sidebar", ("generation", "sidebar")).get_or_compute(edit, lambda: _build(edit))
 
 
-def _build(edit: bool) -> tuple[SidebarSection, ...]:
+def _build(edit: bool) -> state.Stamped:
     ordered = section_rows()
     entries: dict[str, list[SidebarEntry]] = {key: [] for key, _, _ in ordered}
-    for row in db.session.connection().execute(_ENTRIES):
+    rows = db.session.connection().execute(_ENTRIES).all()
+    for row in rows:
         target = resolve_section(row.section_key, row.menu_section, entries)
         if target is None:
             continue
         path = row.menu_path or "/"
         entries[target].append(SidebarEntry(row.slug, row.custom_label or row.menu_label or row.name,
                                             row.menu_icon or DEFAULT_ICON, f"{pages_root(row.slug)}/{path.lstrip('/')}"))
-    return tuple(SidebarSection(key, label, bool(builtin), tuple(entries[key]))
-                 for key, label, builtin in ordered if edit or entries[key])
+    return state.Stamped(tuple(SidebarSection(key, label, bool(builtin), tuple(entries[key]))
+                               for key, label, builtin in ordered if edit or entries[key]), rows[0] if rows else None)
