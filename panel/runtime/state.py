@@ -70,8 +70,20 @@ def bump(*keys: str, session: Session | None = None) -> None:
         made = connection.execute(insert(table).values(key=key, value=1).on_conflict_do_nothing())
         moved[key] = 1 if made.rowcount else connection.execute(step).scalar()
     session.info[_UNCOMMITTED] = True
-    if has_request_context() and g.get("_panel_counters") is not None:
-        g._panel_counters = {**g._panel_counters, **moved}
+    if has_request_context():
+        g._panel_moves = [*g.get("_panel_moves", ()), *moved.items()]
+        if g.get("_panel_counters") is not None:
+            g._panel_counters = {**g._panel_counters, **moved}
+
+
+def moves() -> list[tuple[str, int]]:
+    """The counters this request moved, in order, with the value each move gave them."""
+    return list(g.get("_panel_moves", ())) if has_request_context() else []
+
+
+def uncommitted() -> bool:
+    """Whether this session moved counters in a transaction it has not committed yet."""
+    return bool(db.session().info.get(_UNCOMMITTED))
 
 
 _UNCOMMITTED = "panel_counters_moved"
@@ -126,12 +138,24 @@ class CountedCache:
             computed, seen = computed.value, computed.seen
         # Not kept while this transaction has moved counters it has not committed yet (it reads its
         # own writes, which could still be rolled back), nor when anything moved meanwhile.
-        if not db.session().info.get(_UNCOMMITTED) and self._stamp(read() if seen is None else seen) == stamp:
-            with self._lock:
-                if len(self._entries) >= self.max_entries:
-                    self._entries.clear()  # older stamps are never asked for again
-                self._entries[(stamp, key)] = computed
+        if not uncommitted() and self._stamp(read() if seen is None else seen) == stamp:
+            self.put(stamp, key, computed)
         return computed
+
+    def put(self, stamp: tuple, key: Hashable, value) -> None:
+        """Keep `value` as what `key` was when the counters were `stamp` (the caller knows it is)."""
+        with self._lock:
+            if len(self._entries) >= self.max_entries:
+                self._entries.clear()  # older stamps are never asked for again
+            self._entries[(stamp, key)] = value
+
+    def find(self, key: Hashable, wanted: Callable[[tuple], bool]) -> tuple[tuple, object] | None:
+        """A kept (stamp, value) of `key` whose stamp is `wanted`."""
+        with self._lock:
+            for (stamp, kept_key), value in self._entries.items():
+                if kept_key == key and wanted(stamp):
+                    return stamp, value
+        return None
 
     def clear(self) -> None:
         with self._lock:
