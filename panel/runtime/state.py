@@ -90,9 +90,16 @@ _UNCOMMITTED = "panel_counters_moved"
 
 
 @event.listens_for(Session, "after_commit")
-@event.listens_for(Session, "after_rollback")
-def _transaction_ended(session) -> None:
+def _committed(session) -> None:
     session.info.pop(_UNCOMMITTED, None)
+
+
+@event.listens_for(Session, "after_rollback")
+def _rolled_back(session) -> None:
+    """Moves rolled back never happened: the request reads the counters again."""
+    if session.info.pop(_UNCOMMITTED, None) and has_request_context():
+        g.pop("_panel_moves", None)
+        g.pop("_panel_counters", None)
 
 
 def stamp_columns(*keys: str) -> list:

@@ -5,7 +5,7 @@ import time
 from functools import lru_cache
 from pathlib import Path
 
-from flask import current_app
+from flask import current_app, g, has_request_context
 from flask_babel import lazy_gettext as _l
 from sqlalchemy import bindparam, func, or_, select
 
@@ -15,6 +15,8 @@ from ..extensions import db
 from ..models import Module, ModuleRecord, utcnow
 from ..runtime.registry import LoadError, bump_generation, describe, load_token, run_module_migrations
 from ..runtime.state import Stamped, stamp_columns
+from ..runtime.state import counters as counters_now
+from ..runtime.state import moves as state_moves
 from ..runtime.state import cache as counted_cache
 from . import audit, dependencies, licenses
 from .locks import is_locked
@@ -70,8 +72,28 @@ _COUNTS = select(Module.state, func.count(), *stamp_columns("generation", "sideb
 
 def counts() -> dict[str, int]:
     """Installed, enabled, disabled and failed. Counted once per process for each value of the
-    counters a module added, removed or switched moves (`generation`, or `sidebar` for ORM writes)."""
-    return dict(counted_cache("counts", ("generation", "sidebar")).get_or_compute("all", _count))
+    counters a module added, removed or switched moves (`generation`, or `sidebar` for ORM writes);
+    right after a switch, from the counts kept before it (see `_note_switch`)."""
+    kept = counted_cache("counts", ("generation", "sidebar"))
+    switch = g.get("_panel_switch") if has_request_context() else None
+    if switch is not None and switch[0] == counters_now().get("generation"):
+        generation, was, now = switch
+        before = kept.find("all", lambda stamp: stamp[0] == generation - 1)
+        if before is not None:
+            after = dict(before[1])
+            after[was] -= 1
+            after[now] += 1
+            kept.put((generation, before[0][1]), "all", tuple(after.items()))
+            return after
+    return dict(kept.get_or_compute("all", _count))
+
+
+def _note_switch(was: str, now: str) -> None:
+    """After a committed switch whose transaction moved only `generation` (to N), the counts at N
+    are those at N-1 with one module moved from `was` to `now`: the counter's row stayed locked
+    from the move to the commit, so nothing else fell between."""
+    moved = state_moves()
+    g._panel_switch = (moved[0][1], was, now) if was != now and [key for key, _ in moved] == ["generation"] else None
 
 
 def _count() -> Stamped:
@@ -228,10 +250,12 @@ def enable(slug: str, actor: str) -> ModuleRecord | Module:
         db.session.commit()
         reg.drop(slug)
         return failed
+    was = module.state
     module = write(module, **from_manifest, state="enabled", error=None, updated_at=utcnow())
     audit.record(actor, "enabled", slug)
     bump_generation()
     db.session.commit()
+    _note_switch(was, "enabled")
     reg.adopt(loaded)
     return module
 
@@ -258,10 +282,12 @@ def disable(slug: str, actor: str) -> ModuleRecord:
             db.session.rollback()
             hook_error = describe(exc)
             module = read(slug, lock=True)
+    was = module.state
     module = write(module, state="disabled", error=None, updated_at=utcnow())
     audit.record(actor, "disabled", slug, hook_error and f"disable hook failed: {hook_error}")
     bump_generation()
     db.session.commit()
+    _note_switch(was, "disabled")
     reg.drop(slug)
     return module
 
