@@ -4,7 +4,6 @@ Each counter moves, in the same transaction, with whatever it stands for:
 
 - `generation`: module states (a toggle, an install, an uninstall…);
 - `code`: module code on disk (install, update, uninstall, rollback);
-- `license`: this installation's license row;
 - `sidebar`: menu sections and the display options of modules;
 - `sessions`: users and their sign-in sessions (a sign-in, a sign-out, a new password).
 
@@ -121,8 +120,9 @@ class Stamped:
 
 class CountedCache:
     """Values computed from the database, kept per process under the counters `depends_on` at
-    the time they were computed. A value is stored only when the counters read afresh after
-    computing it still match the request's: a write that landed in between is never hidden."""
+    the time they were computed. A value is kept only when the counters its statement saw (see
+    `Stamped`), or else read again after computing it, match the request's: a write that landed
+    in between is never hidden behind an older key."""
 
     def __init__(self, depends_on: tuple[str, ...], max_entries: int = 16):
         self.depends_on = depends_on
