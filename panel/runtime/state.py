@@ -157,12 +157,11 @@ class CountedCache:
             self._entries[(stamp, key)] = value
 
     def find(self, key: Hashable, wanted: Callable[[tuple], bool]) -> tuple[tuple, object] | None:
-        """A kept (stamp, value) of `key` whose stamp is `wanted`."""
+        """The kept (stamp, value) of `key` with the latest stamp that is `wanted`."""
         with self._lock:
-            for (stamp, kept_key), value in self._entries.items():
-                if kept_key == key and wanted(stamp):
-                    return stamp, value
-        return None
+            found = [(stamp, value) for (stamp, kept_key), value in self._entries.items()
+                     if kept_key == key and wanted(stamp)]
+        return max(found, key=lambda pair: pair[0], default=None)
 
     def clear(self) -> None:
         with self._lock:
