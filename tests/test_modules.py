@@ -12,6 +12,7 @@ from test_upload import token_of, upload, version_of
 from conftest import SOURCES, htmx_post, install_sample
 from panel.extensions import db
 from panel.models import Module
+from panel.services import modules as module_service
 
 VOID = {"area", "base", "br", "col", "embed", "hr", "img", "input", "link", "meta", "source", "track", "wbr"}
 
@@ -96,6 +97,31 @@ def test_enable_answers_with_the_card_and_the_sidebar_and_nothing_more(hello):
 def test_a_failed_enable_also_answers_with_card_and_sidebar(app, hello):
     install_sample(app, "broken")
     assert_card_and_sidebar_only(htmx_post(hello, "/modules/broken/enable"), "broken", "failed")
+
+
+def shown_counts(html: str) -> dict[str, int]:
+    return {state: int(n) for state, n in re.findall(
+        r'data-count="(\w+)">[^<]*<span class="badge[^"]*">(\d+)</span>', html)}
+
+
+def test_the_counts_in_each_toggle_answer_are_the_rows_in_each_state(app, hello):
+    """A toggle's counts are worked out from the counts before it (not counted again): after any
+    run of switches, with a failure and a switch from the command line among them, they are what
+    the rows say."""
+    install_sample(app, "notes")
+    install_sample(app, "broken")
+    steps = [("hello", "enable"), ("notes", "enable"), ("broken", "enable"), ("hello", "disable"),
+             ("hello", "disable"), ("cli", "notes"), ("notes", "enable"), ("notes", "disable"),
+             ("hello", "enable"), ("notes", "enable")]
+    for slug, action in steps:
+        if slug == "cli":  # another process switches a module off
+            with app.app_context():
+                module_service.disable(action, "cli")
+            continue
+        html = htmx_post(hello, f"/modules/{slug}/{action}").get_data(as_text=True)
+        with app.app_context():
+            rows = dict(db.session.execute(db.select(Module.state, db.func.count()).group_by(Module.state)).all())
+        assert shown_counts(html) == {state: rows.get(state, 0) for state in ("enabled", "disabled", "failed")}
 
 
 def test_toggling_twice_is_harmless(hello):

@@ -11,9 +11,10 @@ from pathlib import Path
 
 import pytest
 import requests
-from sqlalchemy import select
+from sqlalchemy import create_engine, select, text
+from sqlalchemy.exc import OperationalError
 
-from conftest import PASSWORD, create_admin
+from conftest import ON_POSTGRES, PASSWORD, create_admin, htmx_post, install_sample
 from installer_kit import package
 from panel.extensions import db
 from panel.installer import pending
@@ -21,6 +22,7 @@ from panel.marketplace import catalog
 from panel.marketplace import jobs as install_jobs
 from panel.models import CatalogCache, Job, Module
 from panel.services import jobs
+from panel.services import modules as module_service
 
 
 def signed_in(url) -> tuple[requests.Session, str]:
@@ -166,3 +168,35 @@ def test_a_second_cli_install_while_one_runs_says_so_in_one_line(app, hub_server
     with app.app_context():
         assert db.session.scalars(select(Job).where(Job.slug == "hello")).all()[0].id == running_id
         assert len(db.session.scalars(select(Job).where(Job.slug == "hello")).all()) == 1
+
+
+@pytest.mark.skipif(not ON_POSTGRES, reason="SQLite lets one writer at a time: there is no row lock to observe")
+@pytest.mark.parametrize("action", ["enable", "disable"])
+def test_a_toggle_holds_its_modules_row_from_the_moment_it_reads_it(app, admin_client, monkeypatch, action):
+    """Raced toggles from two nodes are ordered by the database: between a toggle reading the module's
+    state and committing its change (with the audit entry), no other transaction can take that row."""
+    install_sample(app, "hello")
+    if action == "disable":
+        assert htmx_post(admin_client, "/modules/hello/enable").status_code == 200
+    other = create_engine(app.config["SQLALCHEMY_DATABASE_URI"])
+    seen = []
+
+    def try_the_row(original):
+        def checked(*args, **kwargs):  # runs after the toggle read the state, before it writes
+            with other.connect() as connection:
+                try:
+                    connection.execute(text("SELECT state FROM modules WHERE slug = 'hello' FOR UPDATE NOWAIT"))
+                    seen.append("free")
+                except OperationalError:
+                    seen.append("locked")
+            return original(*args, **kwargs)
+        return checked
+
+    monkeypatch.setattr(module_service.licenses, "require_run", try_the_row(module_service.licenses.require_run))
+    monkeypatch.setattr(module_service.dependencies, "dependants", try_the_row(module_service.dependencies.dependants))
+    try:
+        response = htmx_post(admin_client, f"/modules/hello/{action}")
+    finally:
+        other.dispose()
+    assert response.status_code == 200
+    assert seen and set(seen) == {"locked"}

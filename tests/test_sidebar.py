@@ -427,3 +427,30 @@ def test_one_rule_places_an_entry_in_its_section():
     assert resolve_section(None, "gone", ["tools", "modules"]) == "modules"  # then the default section
     assert resolve_section(None, None, ["tools", "extra"]) == "tools"  # then the first, in sidebar order
     assert resolve_section("x", "y", []) is None
+
+
+def test_after_any_run_of_toggles_the_sidebar_is_the_one_a_restarted_panel_builds(panel, app, tmp_path):
+    """A toggle answers with its entry put where the kept sidebar says, and the next pages reuse
+    that sidebar: after toggles in several sections, in and out of order, it is the sidebar a
+    panel started afresh on the same database builds from the rows."""
+    for slug, section in (("alpha", "tools"), ("beta", "payments"), ("gamma", "tools"), ("delta", "modules")):
+        install_sample(app, slug, make_menu_module(tmp_path / "more" / slug, slug, slug.title(), section))
+    post_display(panel, slug="notes", position="1")  # notes before hello in tools
+    steps = [("gamma", "enable"), ("alpha", "enable"), ("hello", "disable"), ("beta", "enable"),
+             ("delta", "enable"), ("alpha", "disable"), ("hello", "enable"), ("beta", "disable"),
+             ("alpha", "enable")]
+    for slug, action in steps:
+        assert htmx_post(panel, f"/modules/{slug}/{action}").status_code == 200
+    served = entries(panel.get("/").get_data(as_text=True))
+    assert served["tools"][0][0] == "notes" and {"gamma", "alpha", "hello"} <= {s for s, _ in served["tools"]}
+    with app.app_context():
+        db.engine.dispose()
+    restarted = create_app({"TESTING": True, "INSTANCE_PATH": app.instance_path, "SECRET_KEY": "test-secret",
+                            "MIGRATE_AT_START": False})
+    try:
+        client = restarted.test_client()
+        sign_in(client, password=PASSWORD)
+        assert entries(client.get("/").get_data(as_text=True)) == served
+    finally:
+        with restarted.app_context():
+            db.engine.dispose()

@@ -17,8 +17,8 @@ from flask import current_app, has_app_context
 from sqlalchemy import select
 
 from ..extensions import db
-from ..models import Module, ModuleMigration, PanelState
-from . import pages_root
+from ..models import Module, ModuleMigration
+from . import pages_root, state
 from .facade import ModuleAPI
 from .importer import ModuleFinder
 
@@ -82,36 +82,25 @@ def forget_templates(slug: str) -> None:
                 pass
 
 
-_BUMP = PanelState.__table__.update().where(PanelState.key == "generation").values(value=PanelState.value + 1)
-_GENERATION = select(PanelState.value).where(PanelState.key == "generation")
-
-
 def bump_generation() -> None:
     """Tell every worker that module states changed; part of the caller's transaction."""
-    if db.session.connection().execute(_BUMP).rowcount == 0:
-        db.session.add(PanelState(key="generation", value=1))
+    state.bump("generation")
 
 
 def current_generation() -> int:
-    return db.session.connection().execute(_GENERATION).scalar() or 0
+    return state.value("generation")
 
 
 # A second counter that moves only when module CODE changes (install, update, uninstall, rollback),
 # not on a toggle: a node follows code from the database only when it moved, so the many toggles
 # of a busy panel never make every worker re-read what each node should have on disk.
-_BUMP_CODE = PanelState.__table__.update().where(PanelState.key == "code").values(value=PanelState.value + 1)
-_CODE_GENERATION = select(PanelState.value).where(PanelState.key == "code")
-
-
 def bump_code_generation() -> None:
     """Module code changed (and so its state): both counters move, in the caller's transaction."""
-    bump_generation()
-    if db.session.connection().execute(_BUMP_CODE).rowcount == 0:
-        db.session.add(PanelState(key="code", value=1))
+    state.bump("generation", "code")
 
 
 def current_code_generation() -> int:
-    return db.session.connection().execute(_CODE_GENERATION).scalar() or 0
+    return state.value("code")
 
 
 class Registry:

@@ -16,7 +16,7 @@ from ..models import Module, ModuleRecord, utcnow
 from ..runtime.registry import LoadError, bump_generation, describe, load_token, run_module_migrations
 from . import audit, dependencies, licenses
 from .locks import is_locked
-from .sidebar import section_exists
+from .sidebar import is_section
 
 log = logging.getLogger(__name__)
 STATES = ("enabled", "disabled", "failed")
@@ -112,7 +112,7 @@ _COUNTS = select(_count(), _count("enabled"), _count("failed"))
 
 
 def counts() -> dict[str, int]:
-    """How many modules are installed, and in each state."""
+    """How many modules are installed, and in each state (one cheap statement, always current)."""
     installed, enabled, failed = db.session.execute(_COUNTS).one()
     return {"enabled": enabled, "disabled": installed - enabled - failed, "failed": failed, "installed": installed}
 
@@ -123,7 +123,7 @@ def manifest_values(manifest: manifest_mod.Manifest, section_key: str | None) ->
               "author": manifest.author, "category": manifest.category, "docs_url": manifest.docs_url,
               "manifest": manifest.raw}
     if section_key is None and manifest.menu.get("section"):
-        if section_exists(manifest.menu["section"]):
+        if is_section(manifest.menu["section"]):
             values["section_key"] = manifest.menu["section"]
     return values
 
@@ -208,11 +208,17 @@ def keep_loaded_after_commit() -> None:
 # Switching a module is the panel's most frequent action: its statements are built once and run
 # on plain rows (see ModuleRecord); only a failure, which is rare, goes through the ORM.
 _READ = select(Module.__table__).where(Module.slug == bindparam("target"))
+# A toggle locks its module's row until it commits (SELECT … FOR UPDATE on PostgreSQL; SQLite lets one
+# writer at a time anyway): toggles raced from two nodes are ordered by the database, each reading
+# the state the previous one left, with its audit entry in the same transaction.
+_READ_LOCKED = _READ.with_for_update()
 _WRITE = Module.__table__.update().where(Module.slug == bindparam("target"))
 
 
-def read(slug: str) -> ModuleRecord:
-    row = db.session.connection().execute(_READ, {"target": slug}).first() if isinstance(slug, str) else None
+def read(slug: str, lock: bool = False) -> ModuleRecord:
+    """The module's row; `lock` holds it for this transaction (the caller commits or rolls back)."""
+    statement = _READ_LOCKED if lock else _READ
+    row = db.session.connection().execute(statement, {"target": slug}).first() if isinstance(slug, str) else None
     if row is None:
         raise not_installed(slug)
     return ModuleRecord(*row)
@@ -226,9 +232,10 @@ def write(module: ModuleRecord, **changes) -> ModuleRecord:
 
 def enable(slug: str, actor: str) -> ModuleRecord | Module:
     keep_loaded_after_commit()
-    module = read(slug)
+    module = read(slug, lock=True)
     reg = registry()
     if module.state == "enabled":
+        db.session.commit()  # nothing to do: let the row go
         return module
     licenses.require_run(slug)  # a paid module runs only while the license entitles it
     folder = Path(current_app.config["MODULES_PATH"]) / slug
@@ -248,7 +255,7 @@ def enable(slug: str, actor: str) -> ModuleRecord | Module:
         raise
     except (LoadError, ManifestError, Exception) as exc:  # noqa: BLE001 — module code is untrusted
         db.session.rollback()
-        failed = get(slug)
+        failed = db.session.get(Module, slug, with_for_update=True)  # the lock went with the rollback
         failed.state = "failed"
         failed.error = str(exc) if isinstance(exc, (LoadError, ManifestError)) else describe(exc)
         audit.record(actor, "enable_failed", slug, failed.error)
@@ -266,8 +273,9 @@ def enable(slug: str, actor: str) -> ModuleRecord | Module:
 
 def disable(slug: str, actor: str) -> ModuleRecord:
     keep_loaded_after_commit()
-    module = read(slug)
+    module = read(slug, lock=True)
     if module.state != "enabled":
+        db.session.commit()  # nothing to do: let the row go
         return module
     dependants = [m.name for m in dependencies.dependants(slug)]
     if dependants:
@@ -284,7 +292,7 @@ def disable(slug: str, actor: str) -> ModuleRecord:
         except Exception as exc:  # noqa: BLE001 — a broken hook must not keep a module on
             db.session.rollback()
             hook_error = describe(exc)
-            module = read(slug)
+            module = read(slug, lock=True)
     module = write(module, state="disabled", error=None, updated_at=utcnow())
     audit.record(actor, "disabled", slug, hook_error and f"disable hook failed: {hook_error}")
     bump_generation()

@@ -14,6 +14,7 @@ from sqlalchemy import bindparam, delete, select
 
 from ..extensions import db
 from ..models import User, UserSession, utcnow
+from ..runtime import state
 
 
 def _hash(token: str) -> str:
@@ -35,31 +36,45 @@ def start(user: User, remember: bool, address: str = "") -> str:
     return token
 
 
-_LOOKUP = (select(User, UserSession.expires_at).join(UserSession, UserSession.user_id == User.id)
+_LOOKUP = (select(User, UserSession.expires_at, *state.stamp_columns("sessions")).join(UserSession, UserSession.user_id == User.id)
            .where(UserSession.token_hash == bindparam("token_hash")))
 
 
 def user_for(token: str) -> User | None:
-    """The user a live session token belongs to, or None (unknown, ended or expired)."""
+    """The user a live session token belongs to, or None (unknown, ended or expired).
+
+    Every request asks; each worker keeps the answer under the `sessions` counter, which any
+    sign-in, sign-out or change of a user moves, so a session ended on one worker or node opens
+    no page on any other from the next request on, and a steady request runs no statement here."""
     if not isinstance(token, str) or not 20 <= len(token) <= 100:
         return None
-    row = db.session.execute(_LOOKUP, {"token_hash": _hash(token)}).first()
-    if row is None or row.expires_at <= utcnow():
+    found = state.cache("sessions", ("sessions",), max_entries=256).get_or_compute(_hash(token), lambda: _lookup(token))
+    if found is None or found[1] <= utcnow():
         return None
-    user = row.User
+    user = db.session.merge(found[0], load=False)  # this request's copy of the kept, detached user
     user.session_token = token
     return user
+
+
+def _lookup(token: str) -> state.Stamped:
+    row = db.session.execute(_LOOKUP, {"token_hash": _hash(token)}).first()
+    if row is None:
+        return state.Stamped(None)
+    db.session.expunge(row.User)  # kept detached; each request works on a copy of its own
+    return state.Stamped((row.User, row.expires_at), row)
 
 
 def end(token: str | None) -> None:
     if token:
         db.session.execute(delete(UserSession).where(UserSession.token_hash == _hash(token)))
+        state.bump("sessions")
         db.session.commit()
 
 
 def end_all(user: User) -> int:
     """Ends every session of `user` (sign out everywhere, a new password); returns how many."""
     result = db.session.execute(delete(UserSession).where(UserSession.user_id == user.id))
+    state.bump("sessions")
     db.session.commit()
     return result.rowcount
 

@@ -1,13 +1,13 @@
 """The sidebar: menu sections and the modules shown in them."""
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field, replace
 
 from flask_babel import lazy_gettext as _l
 from sqlalchemy import select
 
 from ..extensions import db
 from ..models import DEFAULT_ICON, MenuSection, Module
-from ..runtime import pages_root
+from ..runtime import pages_root, state
 
 DEFAULT_SECTION = "modules"
 # The panel's own sections: their labels are translated unless the administrator renames them.
@@ -25,6 +25,7 @@ class SidebarEntry:
     label: str
     icon: str
     url: str
+    order: tuple = field(default=(), compare=False, repr=False)  # where it sorts in its section
 
 
 @dataclass(frozen=True)
@@ -77,31 +78,101 @@ def sections() -> list[MenuSection]:
 # The sidebar is on every page: its two statements are built once (building costs more than
 # running them), and the manifest's menu defaults are read inside the database, so a sidebar of
 # hundreds of entries decodes no manifest.
-_SECTIONS = select(MenuSection.key, MenuSection.label, MenuSection.builtin).order_by(MenuSection.position,
-                                                                                    MenuSection.key)
+_SECTIONS = select(MenuSection.key, MenuSection.label, MenuSection.builtin,
+                   *state.stamp_columns("sidebar")).order_by(MenuSection.position, MenuSection.key)
 _ENTRIES = (
-    select(Module.slug, Module.name, Module.custom_label, Module.section_key,
+    select(Module.slug, Module.name, Module.position, Module.custom_label, Module.section_key,
            *(Module.manifest[("menu", name)].as_string().label(f"menu_{name}")
-             for name in ("label", "icon", "section", "path")))
+             for name in ("label", "icon", "section", "path")), *state.stamp_columns("generation", "sidebar"))
     .where(Module.state == "enabled", Module.show_in_sidebar.is_(True))
     .order_by(Module.position, Module.name)
 )
+
+
+def section_rows() -> tuple:
+    """(key, label, builtin) of every section in sidebar order; kept per process until the
+    `sidebar` counter moves (sections are written through the ORM, which moves it)."""
+    return state.cache("sections", ("sidebar",)).get_or_compute("all", _read_sections)
+
+
+def _read_sections() -> state.Stamped:
+    rows = db.session.connection().execute(_SECTIONS).all()
+    return state.Stamped(tuple(tuple(row[:3]) for row in rows), rows[0] if rows else None)
+
+
+def is_section(key: str) -> bool:
+    """Like `section_exists`, from the kept sections: for reads outside a change of sections."""
+    return any(row[0] == key for row in section_rows())
 
 
 def build(edit: bool = False) -> tuple[SidebarSection, ...]:
     """Sections in order, each with the enabled modules shown in it, in their order.
 
     `edit`: the sidebar's edit mode, which lists empty sections too (to drop entries into).
+    Built once per process for each value of the counters that move with what it shows (module
+    states, display options, sections), so a page between two changes runs no statement for it.
     """
-    connection = db.session.connection()
-    ordered = connection.execute(_SECTIONS).all()
-    entries: dict[str, list[SidebarEntry]] = {s.key: [] for s in ordered}
-    for row in connection.execute(_ENTRIES):
+    return _built().get_or_compute(edit, lambda: _build(edit))
+
+
+def _built() -> state.CountedCache:
+    return state.cache("sidebar", ("generation", "sidebar"))
+
+
+def _entry(row) -> SidebarEntry:
+    path = row.menu_path or "/"
+    return SidebarEntry(row.slug, row.custom_label or row.menu_label or row.name, row.menu_icon or DEFAULT_ICON,
+                        f"{pages_root(row.slug)}/{path.lstrip('/')}", (row.position, row.name))
+
+
+def _build(edit: bool) -> state.Stamped:
+    ordered = section_rows()
+    entries: dict[str, list[SidebarEntry]] = {key: [] for key, _, _ in ordered}
+    rows = db.session.connection().execute(_ENTRIES).all()
+    for row in rows:
         target = resolve_section(row.section_key, row.menu_section, entries)
         if target is None:
             continue
-        path = row.menu_path or "/"
-        entries[target].append(SidebarEntry(row.slug, row.custom_label or row.menu_label or row.name,
-                                            row.menu_icon or DEFAULT_ICON, f"{pages_root(row.slug)}/{path.lstrip('/')}"))
-    return tuple(SidebarSection(s.key, s.label, bool(s.builtin), tuple(entries[s.key]))
-                 for s in ordered if edit or entries[s.key])
+        entries[target].append(_entry(row))
+    return state.Stamped(tuple(SidebarSection(key, label, bool(builtin), tuple(entries[key]))
+                               for key, label, builtin in ordered if edit or entries[key]), rows[0] if rows else None)
+
+
+def build_after_switch(slug: str) -> tuple[SidebarSection, ...]:
+    """`build(edit=True)` right after this request switched `slug` on or off and committed.
+
+    When that commit moved the `generation` counter from N-1 to N and nothing else, the sidebar
+    at N is the one kept at N-1 with this module's entry taken out or put in: the module's row
+    is read alone instead of every shown entry (the sidebar of thousands of modules otherwise
+    costs a toggle more than everything else). The counter's row stays locked from the move to
+    the commit, so no other change can fall between N-1 and N."""
+    moved = state.moves()
+    if state.uncommitted() or [key for key, _ in moved] != ["generation"]:
+        return build(edit=True)
+    generation = moved[0][1]
+    kept = _built().find(True, lambda stamp: stamp[0] == generation - 1)
+    if kept is None:
+        return build(edit=True)
+    (_, sidebar_counter), before = kept
+    row = db.session.connection().execute(_ENTRIES.where(Module.slug == slug)).first()
+    after = _switched(before, slug, row)
+    stamp = (generation, sidebar_counter)
+    _built().put(stamp, True, after)
+    _built().put(stamp, False, tuple(section for section in after if section.entries))
+    return after
+
+
+def _switched(sections: tuple[SidebarSection, ...], slug: str, row) -> tuple[SidebarSection, ...]:
+    """`sections` (edit mode: every section) without `slug`'s entry, and with it where `row`, its
+    entry as read now (None when it is not shown), puts it."""
+    keys = [section.key for section in sections]
+    target = resolve_section(row.section_key, row.menu_section, keys) if row is not None else None
+    changed = []
+    for section in sections:
+        entries = [entry for entry in section.entries if entry.slug != slug]
+        if section.key == target:
+            entry = _entry(row)
+            at = next((i for i, other in enumerate(entries) if other.order > entry.order), len(entries))
+            entries.insert(at, entry)
+        changed.append(replace(section, entries=tuple(entries)))
+    return tuple(changed)

@@ -10,6 +10,7 @@ from ..versions import CORE_VERSION
 from .cards import cards_html
 from .dashboard import audit_action_label
 from .jinja import ModuleTemplateLoader, request_translations
+from .layout import layout_assets, layout_header
 from .sidebar import sidebar_html
 
 
@@ -25,6 +26,8 @@ def init_app(app) -> None:
     app.jinja_env.trim_blocks = True
     app.jinja_env.lstrip_blocks = True
     app.add_template_global(sidebar_html)
+    app.add_template_global(layout_assets)
+    app.add_template_global(layout_header)
     app.add_template_global(cards_html)
     app.add_template_global(audit_action_label)
     app.add_template_global(CORE_VERSION, "core_version")

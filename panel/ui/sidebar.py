@@ -44,7 +44,7 @@ def sidebar_change_html(slug: str) -> Markup:
     when it is shown, put back where it now belongs (with its section when it is the only entry);
     a section left empty taken out. Some hundred bytes at any size, where the whole sidebar of a
     thousand modules is tens of kilobytes."""
-    every = sidebar.build(edit=True)  # the edit mode's build lists the empty sections too
+    every = sidebar.build_after_switch(slug)  # the edit mode's build lists the empty sections too
     shown = [section for section in every if section.entries]
     parts = [f'<li id="sidebar-module-{escape(slug)}" hx-swap-oob="delete"></li>']
     parts += [f'<div id="sidebar-section-{escape(s.key)}" hx-swap-oob="delete"></div>'

@@ -1,0 +1,192 @@
+"""The shared counters in `panel_state`, read once per request, and per-process caches keyed on them.
+
+Each counter moves, in the same transaction, with whatever it stands for:
+
+- `generation`: module states (a toggle, an install, an uninstall…);
+- `code`: module code on disk (install, update, uninstall, rollback);
+- `sidebar`: menu sections and the display options of modules;
+- `sessions`: users and their sign-in sessions (a sign-in, a sign-out, a new password).
+
+`sidebar` and `sessions` move by themselves whenever their rows are written through the ORM
+(`_counted_writes`); the few bulk statements on those tables move them explicitly.
+
+A request reads them all in one statement and keeps them on `g`; a worker that kept something
+computed from the database keeps it under the counters it was computed at, so a write on any worker
+or node moves the key and nothing is served stale past the next request.
+"""
+
+import threading
+from collections.abc import Callable, Hashable
+
+from flask import current_app, g, has_request_context
+from sqlalchemy import event, select
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.orm import Session
+
+from ..extensions import db
+from ..models import MenuSection, Module, PanelState, User, UserSession
+
+_ALL = select(PanelState.key, PanelState.value)
+_INSERTS = {"postgresql": postgresql.insert, "sqlite": sqlite.insert}
+
+
+def read() -> dict[str, int]:
+    """Every counter as the database holds it now."""
+    return dict(db.session.connection().execute(_ALL).all())
+
+
+def counters() -> dict[str, int]:
+    """The counters as this request first read them (or read now, outside a request)."""
+    if not has_request_context():
+        return read()
+    found = g.get("_panel_counters")
+    if found is None:
+        found = g._panel_counters = read()
+    return found
+
+
+def value(key: str) -> int:
+    return counters().get(key, 0)
+
+
+def bump(*keys: str, session: Session | None = None) -> None:
+    """Move these counters, in the caller's transaction; this request then reads them as moved."""
+    session = session or db.session()
+    connection = session.connection()
+    table = PanelState.__table__
+    moved = {}
+    for key in keys:
+        step = table.update().where(table.c.key == key).values(value=table.c.value + 1).returning(table.c.value)
+        moved[key] = connection.execute(step).scalar()
+        if moved[key] is not None:
+            continue
+        # First time this counter moves: made by whichever writer comes first, then moved by the others.
+        insert = _INSERTS.get(connection.dialect.name)
+        if insert is None:
+            session.add(PanelState(key=key, value=1))
+            moved[key] = 1
+            continue
+        made = connection.execute(insert(table).values(key=key, value=1).on_conflict_do_nothing())
+        moved[key] = 1 if made.rowcount else connection.execute(step).scalar()
+    session.info[_UNCOMMITTED] = True
+    if has_request_context():
+        g._panel_moves = [*g.get("_panel_moves", ()), *moved.items()]
+        if g.get("_panel_counters") is not None:
+            g._panel_counters = {**g._panel_counters, **moved}
+
+
+def moves() -> list[tuple[str, int]]:
+    """The counters this request moved, in order, with the value each move gave them."""
+    return list(g.get("_panel_moves", ())) if has_request_context() else []
+
+
+def uncommitted() -> bool:
+    """Whether this session moved counters in a transaction it has not committed yet."""
+    return bool(db.session().info.get(_UNCOMMITTED))
+
+
+_UNCOMMITTED = "panel_counters_moved"
+
+
+@event.listens_for(Session, "after_commit")
+def _committed(session) -> None:
+    session.info.pop(_UNCOMMITTED, None)
+
+
+@event.listens_for(Session, "after_rollback")
+def _rolled_back(session) -> None:
+    """Moves rolled back never happened: the request reads the counters again."""
+    if session.info.pop(_UNCOMMITTED, None) and has_request_context():
+        g.pop("_panel_moves", None)
+        g.pop("_panel_counters", None)
+
+
+def stamp_columns(*keys: str) -> list:
+    """Columns that read these counters in the same statement as the rows a cache keeps, so the
+    rows and the counters they are kept under come from one snapshot (see `Stamped`)."""
+    return [select(PanelState.value).where(PanelState.key == key).scalar_subquery().label(f"stamp_{key}")
+            for key in keys]
+
+
+class Stamped:
+    """What a computation returns when its statement read the counters too (`stamp_columns`):
+    the value, and the first row, whose `stamp_<key>` columns say which counters it saw."""
+
+    def __init__(self, value, row=None):
+        self.value = value
+        self.seen = None if row is None else {key.removeprefix("stamp_"): value or 0 for key, value
+                                              in row._mapping.items() if isinstance(key, str) and key.startswith("stamp_")}
+
+
+class CountedCache:
+    """Values computed from the database, kept per process under the counters `depends_on` at
+    the time they were computed. A value is kept only when the counters its statement saw (see
+    `Stamped`), or else read again after computing it, match the request's: a write that landed
+    in between is never hidden behind an older key."""
+
+    def __init__(self, depends_on: tuple[str, ...], max_entries: int = 16):
+        self.depends_on = depends_on
+        self.max_entries = max_entries
+        self._entries: dict[Hashable, object] = {}
+        self._lock = threading.Lock()
+
+    def _stamp(self, found: dict[str, int]) -> tuple:
+        return tuple(found.get(key, 0) for key in self.depends_on)
+
+    def get_or_compute(self, key: Hashable, compute: Callable[[], object]):
+        stamp = self._stamp(counters())
+        with self._lock:
+            hit = self._entries.get((stamp, key), self)
+        if hit is not self:
+            return hit
+        computed = compute()
+        seen = None
+        if isinstance(computed, Stamped):
+            computed, seen = computed.value, computed.seen
+        # Not kept while this transaction has moved counters it has not committed yet (it reads its
+        # own writes, which could still be rolled back), nor when anything moved meanwhile.
+        if not uncommitted() and self._stamp(read() if seen is None else seen) == stamp:
+            self.put(stamp, key, computed)
+        return computed
+
+    def put(self, stamp: tuple, key: Hashable, value) -> None:
+        """Keep `value` as what `key` was when the counters were `stamp` (the caller knows it is)."""
+        with self._lock:
+            if len(self._entries) >= self.max_entries:
+                self._entries.clear()  # older stamps are never asked for again
+            self._entries[(stamp, key)] = value
+
+    def find(self, key: Hashable, wanted: Callable[[tuple], bool]) -> tuple[tuple, object] | None:
+        """The kept (stamp, value) of `key` with the latest stamp that is `wanted`."""
+        with self._lock:
+            found = [(stamp, value) for (stamp, kept_key), value in self._entries.items()
+                     if kept_key == key and wanted(stamp)]
+        return max(found, key=lambda pair: pair[0], default=None)
+
+    def clear(self) -> None:
+        with self._lock:
+            self._entries.clear()
+
+
+def cache(name: str, depends_on: tuple[str, ...], max_entries: int = 16) -> CountedCache:
+    """This application's cache called `name` (one per app: each app has its own database)."""
+    caches = current_app.extensions.setdefault("panel_counted_caches", {})
+    found = caches.get(name)
+    if found is None:
+        found = caches.setdefault(name, CountedCache(depends_on, max_entries))
+    return found
+
+
+# Which counter moves when a row of these models is written through the ORM. A toggle writes its
+# module's row directly (services.modules.write) and moves `generation` instead.
+COUNTED_MODELS = {Module: "sidebar", MenuSection: "sidebar", User: "sessions", UserSession: "sessions"}
+
+
+@event.listens_for(Session, "before_flush")
+def _counted_writes(session, flush_context, instances) -> None:
+    """Rows of `COUNTED_MODELS` added, changed or deleted move their counter in the same
+    transaction, wherever in the code they are written."""
+    changed = (*session.new, *session.deleted, *(o for o in session.dirty if session.is_modified(o)))
+    moved = {COUNTED_MODELS[type(obj)] for obj in changed if type(obj) in COUNTED_MODELS}
+    if moved:
+        bump(*sorted(moved), session=session)
