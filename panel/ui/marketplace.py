@@ -10,6 +10,7 @@ from ..marketplace import catalog, documents
 from ..marketplace.client import StoreError
 from ..versions import CORE_VERSION, core_compatible, newer
 from .license import marketplace_license
+from .market_cards import market_card, market_cards_html
 
 PER_PAGE = 24
 PRICES = ("paid", "free")
@@ -48,8 +49,9 @@ def marketplace_context(filters: dict, refresh_result: catalog.RefreshResult | N
     installed = catalog.installed_versions(e["slug"] for e in page.entries)
     labels = action_labels()
     base = url_for("marketplace.index")
-    cards = [{"entry": e, "action": action_view(catalog.action_for(e, installed), labels),
-              "url": f"{base}/{e['slug']}", "license": marketplace_license(e)} for e in page.entries]
+    cards = market_cards_html([market_card(e, action_view(catalog.action_for(e, installed), labels),
+                                           marketplace_license(e), f"{base}/{e['slug']}") for e in page.entries],
+                              labels, base)
     return {
         "state": st, "cards": cards, "pager": page, "filters": filters, "filter_args": filter_args,
         "categories": st.catalog.categories, "refresh_result": refresh_result,
