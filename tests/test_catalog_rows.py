@@ -26,12 +26,11 @@ def test_a_refresh_stopped_half_way_leaves_the_previous_catalog_served_whole(app
     hub_server.store.set_extra([extra(i) for i in range(40)])
     written = []
 
-    def insert_then_fail(batch):
+    def insert_then_fail(batch, real=catalog_rows._insert_batch):
         if written:
             raise OSError("disk full")  # the worker dies with half the rows written
         written.append(len(batch))
-        db.session.execute(catalog_rows.insert(catalog_rows.ENTRY), batch)
-        return len(batch)
+        return real(batch)
 
     monkeypatch.setattr(catalog_rows, "BATCH", 5)
     monkeypatch.setattr(catalog_rows, "_insert_batch", insert_then_fail)

@@ -214,6 +214,11 @@ def _is_change_list(document, etag: str | None) -> bool:
 
 
 def _fetch() -> RefreshResult:
+    with catalog_rows.collector_paused():
+        return _fetch_and_store()
+
+
+def _fetch_and_store() -> RefreshResult:
     url = catalog_url()
     found = db.session.execute(select(CatalogCache.id, CatalogCache.etag, CatalogCache.fetched_at,
                                       CatalogCache.skipped).where(CatalogCache.url == url[:500])).first()

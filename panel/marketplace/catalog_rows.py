@@ -10,11 +10,13 @@ index (terms under three characters, which a trigram cannot hold, fall back to L
 through LIKE (PostgreSQL indexes it with pg_trgm when the migration could create the extension).
 """
 
+import gc
 import json
 from contextlib import contextmanager
 from functools import lru_cache
 from dataclasses import dataclass
 
+import msgspec
 from sqlalchemy import and_, delete, func, insert, select, text
 
 from ..extensions import db
@@ -32,14 +34,24 @@ def search_text(entry: dict) -> str:
     return " ".join((entry["name"], entry["slug"], entry["summary"], entry["author"], entry["category"])).lower()
 
 
-def row_values(catalog_id: int, entry: dict) -> dict:
-    """The columns of one validated entry; `compatible` is the newest release this panel can run."""
-    compatible = [r for r in entry["versions"] if _core_compatible(r["requires_core"])]
-    newest = entry["versions"][-1]["version"] if entry["versions"] else entry["version"]
-    return {"catalog_id": catalog_id, "slug": entry["slug"], "sort_name": entry["name"].lower()[:120],
-            "category": entry["category"], "paid": entry["paid"],
-            "compatible": compatible[-1]["version"] if compatible else None, "newest": newest,
-            "search": search_text(entry), "data": entry}
+COLUMNS = ("catalog_id", "slug", "sort_name", "category", "paid", "compatible", "newest", "search", "data")
+# Encoded here, not per row by the ORM: msgspec's encoder is seven times json.dumps (60,000 entries:
+# 0.08 s instead of 0.55 s); UTF-8 JSON text, read back by the column's JSON type like any other.
+_encode = msgspec.json.Encoder().encode
+
+
+def row_values(catalog_id: int, entry: dict) -> tuple:
+    """The columns of one validated entry (in COLUMNS' order, `data` as JSON text); `compatible` is
+    the newest release this panel can run."""
+    versions = entry["versions"]
+    compatible = None
+    for release in reversed(versions):
+        if _core_compatible(release["requires_core"]):
+            compatible = release["version"]
+            break
+    newest = versions[-1]["version"] if versions else entry["version"]
+    return (catalog_id, entry["slug"], entry["name"].lower()[:120], entry["category"], entry["paid"],
+            compatible, newest, search_text(entry), _encode(entry).decode())
 
 
 def _is_sqlite() -> bool:
@@ -61,9 +73,37 @@ def _insert(catalog_id: int, entries) -> int:
     return count
 
 
-def _insert_batch(batch: list[dict]) -> int:
-    db.session.execute(insert(ENTRY), batch)
+def _insert_batch(batch: list[tuple]) -> int:
+    """Rows straight to the driver, on the session's connection (so inside its transaction): SQLite's
+    executemany, PostgreSQL's COPY; the ORM's per-row parameter handling cost more than the insert."""
+    raw = db.session.connection().connection.driver_connection
+    if _is_sqlite():
+        raw.executemany(SQLITE_INSERT, batch)
+    elif hasattr(raw.cursor(), "copy"):  # psycopg 3
+        with raw.cursor() as cursor, cursor.copy(POSTGRES_COPY) as copy:
+            for row in batch:
+                copy.write_row(row)
+    else:  # another driver: the portable, slower way
+        db.session.execute(insert(ENTRY), [{**dict(zip(COLUMNS, row)), "data": json.loads(row[-1])} for row in batch])
     return len(batch)
+
+
+SQLITE_INSERT = f"INSERT INTO catalog_entries ({', '.join(COLUMNS)}) VALUES ({', '.join('?' * len(COLUMNS))})"
+POSTGRES_COPY = f"COPY catalog_entries ({', '.join(COLUMNS)}) FROM STDIN"
+
+
+@contextmanager
+def collector_paused():
+    """No cycle collection while a catalog is read, checked and written: each of its passes walked
+    every object of the parsed catalog (60,000 entries: a third of the refresh), and nothing made
+    meanwhile is cyclic garbage worth finding. Process-wide, so only re-enabled by whoever paused it."""
+    paused = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if paused:
+            gc.enable()
 
 
 @contextmanager
@@ -83,7 +123,13 @@ def bulk_write():
 
 def replace(catalog_id: int, entries) -> int:
     """The catalog becomes `entries` (validated dicts); not committed here."""
-    db.session.execute(delete(CatalogEntry).where(CatalogEntry.catalog_id == catalog_id))
+    others = db.session.scalar(select(CatalogEntry.id).where(CatalogEntry.catalog_id != catalog_id).limit(1))
+    if others is None and _is_sqlite():
+        # No other store's catalog: a DELETE without WHERE, which SQLite empties at once instead of
+        # row by row (ids are never reused: autoincrement). PostgreSQL's TRUNCATE would lock readers out.
+        db.session.execute(delete(CatalogEntry))
+    else:
+        db.session.execute(delete(CatalogEntry).where(CatalogEntry.catalog_id == catalog_id))
     count = _insert(catalog_id, entries)
     if _is_sqlite():  # one pass over the table: far cheaper than indexing row by row
         db.session.execute(text("INSERT INTO catalog_search(catalog_search) VALUES ('rebuild')"))
@@ -121,19 +167,27 @@ def _like(term: str) -> str:
     return f"%{escaped}%"
 
 
+def _indexed(term: str) -> bool:
+    """Whether the trigram index can find `term`: three characters at least (a trigram), and no LIKE
+    wildcard, which the index cannot take escaped."""
+    return len(term) >= 3 and "%" not in term and "_" not in term
+
+
 def search_condition(query: str):
     """Every term of `query` somewhere in the entry's text, ignoring case; None for no terms."""
     terms = query.lower().split()
     if not terms:
         return None
     conditions = []
-    long_terms = [t for t in terms if len(t) >= 3] if _is_sqlite() else []
-    if long_terms:
-        phrase = " AND ".join('"' + t.replace('"', '""') + '"' for t in long_terms)
+    indexed = [t for t in terms if _indexed(t)] if _is_sqlite() else []
+    if indexed:
+        # LIKE on the trigram table (detail=none: it keeps which rows hold a trigram, and SQLite
+        # checks each candidate's text against the pattern itself).
+        likes = " AND ".join(f"search LIKE :term{i}" for i in range(len(indexed)))
         conditions.append(CatalogEntry.id.in_(
-            select(text("rowid")).select_from(text("catalog_search")).where(text("catalog_search MATCH :phrase")
-                                                                            .bindparams(phrase=phrase))))
-    conditions += [CatalogEntry.search.like(_like(t), escape=LIKE_ESCAPE) for t in terms if t not in long_terms]
+            select(text("rowid")).select_from(text("catalog_search")).where(
+                text(likes).bindparams(**{f"term{i}": f"%{t}%" for i, t in enumerate(indexed)}))))
+    conditions += [CatalogEntry.search.like(_like(t), escape=LIKE_ESCAPE) for t in terms if t not in indexed]
     return and_(*conditions)
 
 
