@@ -1,7 +1,7 @@
 """The marketplace catalog at 1,000 / 10,000 / 60,000 modules, each figure beside its baseline at that size.
 
-- refresh: `catalog.refresh()` from the loopback hub with no stored version (HTTP, validate, write the
-  rows and the search index in one transaction) vs a bare `requests.get(...).json()` of the same
+- refresh: `catalog.refresh()` from the loopback hub with no stored version (HTTP, validate, replace the
+  stored rows and rebuild the search index in one transaction) vs a bare `requests.get(...).json()` of the same
   document. Goal at 60,000: ≤ 2 s.
 - change: a refresh after one module changed in the store (`since`: only the change travels and is
   written) vs the same bare GET of the full catalog; and the ETag/304 path.
@@ -16,6 +16,7 @@ Figures are min/median/max in ms.
 
 import json
 import random
+import shutil
 import statistics
 import subprocess
 import sys
@@ -75,6 +76,7 @@ def main():
     from panel.hub import create_hub
     from panel.marketplace import catalog
     from panel.models import CatalogCache
+    from sqlalchemy import update
 
     print(f"{'modules':>8} {'what':<22} {'ours min/med/max ms':>24} {'baseline min/med/max ms':>26} {'ratio':>6}")
     for size in SIZES:
@@ -93,12 +95,23 @@ def main():
 
         def full_refresh():
             with app.app_context():
-                db.session.query(CatalogCache).delete()  # no stored version: the whole catalog
-                db.session.commit()
                 assert catalog.refresh().status == "updated"
 
+        def forget_version():
+            """No stored version: the whole catalog comes and replaces the stored one (as from a store
+            that does not know `since`), outside the timing; deleting the head row, as this bench
+            did, timed a cascade delete no refresh makes."""
+            with app.app_context():
+                db.session.execute(update(CatalogCache).values(etag=None))
+                db.session.commit()
+
         bare_get = [timed(lambda: requests.get(f"{url}/api/modules", timeout=60).json()) for _ in range(ROUNDS)]
-        line("refresh (full)", [timed(full_refresh) for _ in range(ROUNDS)], bare_get)
+        full_refresh()  # the first catalog of this panel: its head row made once
+        fulls = []
+        for _ in range(ROUNDS):
+            forget_version()
+            fulls.append(timed(full_refresh))
+        line("refresh (full)", fulls, bare_get)
 
         def one_change(i):
             with app.app_context():
@@ -129,6 +142,7 @@ def main():
         print(f"{size:>8} {'worker memory':<22} fresh {statistics.median([r['before'] for r in runs]):.0f} MB, "
               f"after browsing +{min(grew):.1f}/{statistics.median(grew):.1f}/{max(grew):.1f} MB", flush=True)
         server.shutdown()
+        shutil.rmtree(instance, ignore_errors=True)  # a 60,000-module catalog takes 100 MB of disk
 
 
 if __name__ == "__main__":

@@ -182,7 +182,8 @@ AFTER_REFRESH: list = []
 def refresh() -> RefreshResult:
     """A conditional fetch of the catalog; a 304 only notes the check and never rewrites the catalog."""
     try:
-        result = _fetch()
+        with catalog_rows.collector_paused():
+            result = _fetch()
     finally:
         _forget_request_catalog()
     if result.status != "failed":
@@ -214,11 +215,6 @@ def _is_change_list(document, etag: str | None) -> bool:
 
 
 def _fetch() -> RefreshResult:
-    with catalog_rows.collector_paused():
-        return _fetch_and_store()
-
-
-def _fetch_and_store() -> RefreshResult:
     url = catalog_url()
     found = db.session.execute(select(CatalogCache.id, CatalogCache.etag, CatalogCache.fetched_at,
                                       CatalogCache.skipped).where(CatalogCache.url == url[:500])).first()
