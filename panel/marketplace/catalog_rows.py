@@ -208,7 +208,7 @@ def search_condition(query: str, narrowed: bool = False):
         return None
     conditions = []
     long_terms = [t for t in terms if len(t) >= 3] if _is_sqlite() else []
-    if len(long_terms) > 1 or long_terms and narrowed:
+    if len(long_terms) > 1 or (long_terms and narrowed):
         rare = [t for t in long_terms if not _common(t)]
         long_terms = rare if rare or narrowed else long_terms
     if long_terms:
@@ -273,15 +273,18 @@ def browse(catalog_id: int | None, query: str = "", category: str = "", price: s
 
 
 def _page_rows(where, page: int, per_page: int, counted: bool = False) -> list:
-    """One page's rows by name; with `counted`, each carries `total`, how many rows match in all."""
-    ids = select(CatalogEntry.id, CatalogEntry.sort_name, CatalogEntry.slug)
-    if counted:
-        ids = ids.add_columns(func.count().over().label("total"))
-    ids = (ids.where(where).order_by(CatalogEntry.sort_name, CatalogEntry.slug)
-           .limit(per_page).offset((page - 1) * per_page).subquery())
-    columns = [CatalogEntry.data, CatalogEntry.compatible] + ([ids.c.total] if counted else [])
-    return db.session.execute(select(*columns).join(ids, CatalogEntry.id == ids.c.id)
-                              .order_by(ids.c.sort_name, ids.c.slug)).all()
+    """One page's rows by name; with `counted`, each carries `total`, how many rows match in all
+    (counted over the matching ids only, then the page's entries read)."""
+    offset = (page - 1) * per_page
+    if not counted:
+        return db.session.execute(select(CatalogEntry.data, CatalogEntry.compatible).where(where)
+                                  .order_by(CatalogEntry.sort_name, CatalogEntry.slug)
+                                  .limit(per_page).offset(offset)).all()
+    ids = (select(CatalogEntry.id, CatalogEntry.sort_name, CatalogEntry.slug, func.count().over().label("total"))
+           .where(where).order_by(CatalogEntry.sort_name, CatalogEntry.slug).limit(per_page).offset(offset)
+           .subquery())
+    return db.session.execute(select(CatalogEntry.data, CatalogEntry.compatible, ids.c.total)
+                              .join(ids, CatalogEntry.id == ids.c.id).order_by(ids.c.sort_name, ids.c.slug)).all()
 
 
 def entry(catalog_id: int | None, slug: str) -> dict | None:

@@ -96,7 +96,7 @@ def _release(item, slug: str) -> dict:
     get = item.get
     version = _version_text(get("version"))
     size = get("size", 0)
-    if size.__class__ is not int and (isinstance(size, bool) or not isinstance(size, int)) or size < 0:
+    if isinstance(size, bool) or not isinstance(size, int) or size < 0:
         raise Malformed("size")
     # Text fields: a str is cut to its limit here (the common case, 360,000 times a catalog);
     # anything else gets _text's full rule.
