@@ -26,12 +26,11 @@ def test_a_refresh_stopped_half_way_leaves_the_previous_catalog_served_whole(app
     hub_server.store.set_extra([extra(i) for i in range(40)])
     written = []
 
-    def insert_then_fail(batch):
+    def insert_then_fail(batch, real=catalog_rows._insert_batch):
         if written:
             raise OSError("disk full")  # the worker dies with half the rows written
         written.append(len(batch))
-        db.session.execute(catalog_rows.insert(catalog_rows.ENTRY), batch)
-        return len(batch)
+        return real(batch)
 
     monkeypatch.setattr(catalog_rows, "BATCH", 5)
     monkeypatch.setattr(catalog_rows, "_insert_batch", insert_then_fail)
@@ -153,3 +152,39 @@ def test_on_postgresql_search_and_changes_give_the_same_answers(tmp_path, postgr
         assert [e["slug"] for e in catalog.browse(catalog.current_catalog()).entries] == [
             "calendar", "crm_pro", "mailer", "zeta_x"]
         db.engine.dispose()
+
+
+@pytest.mark.parametrize("query", ["cal", "customers", "cust ann", "pro sales", "tools up", "e"])
+@pytest.mark.parametrize("category", ["", "Tools"])
+def test_a_term_common_to_many_entries_gives_the_same_answer(app, stored, monkeypatch, query, category):
+    """Any term found in at least one entry counts as common here, so the rows a rarer term or the
+    category leaves are checked with LIKE instead of the index: the answer must not change."""
+    monkeypatch.setattr(catalog_rows, "COMMON_ROWS", 1)
+    with app.app_context():
+        found = [e["slug"] for e in catalog.browse(catalog.current_catalog(), query=query, category=category,
+                                                   per_page=100).entries]
+    assert found == old_browse(stored, {}, query, category=category)
+
+
+def test_paging_a_search_counts_every_match_and_a_page_past_the_end_shows_the_last(app, stored):
+    expected = old_browse(stored, {}, "a")
+    assert len(expected) >= 3
+    with app.app_context():
+        shown = catalog.current_catalog()
+        second = catalog.browse(shown, query="a", page=2, per_page=2)
+        past = catalog.browse(shown, query="a", page=99, per_page=2)
+        nothing = catalog.browse(shown, query="no such words", page=3, per_page=2)
+    assert (second.total, second.pages, [e["slug"] for e in second.entries]) == (
+        len(expected), -(-len(expected) // 2), expected[2:4])
+    last = (len(expected) - 1) // 2 * 2
+    assert (past.page, past.total, [e["slug"] for e in past.entries]) == (past.pages, len(expected), expected[last:])
+    assert (nothing.page, nothing.total, nothing.entries) == (1, 0, [])
+
+
+def test_an_address_urlsplit_cannot_read_loses_the_address_not_the_entry():
+    entry = catalog.validate_entry({"slug": "odd_links", "name": "Odd", "version": "1.0.0",
+                                    "docs_url": "http://[::1", "homepage": "https://example.org/a b"})
+    assert (entry["docs_url"], entry["homepage"]) == ("", "")
+    plain = catalog.validate_entry({"slug": "plain", "name": "Plain", "version": "1.0.0",
+                                    "docs_url": "https://docs.example.org:8443/x?y=1#z", "homepage": "HTTP://Example.org"})
+    assert (plain["docs_url"], plain["homepage"]) == ("https://docs.example.org:8443/x?y=1#z", "HTTP://Example.org")

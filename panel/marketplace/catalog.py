@@ -182,7 +182,8 @@ AFTER_REFRESH: list = []
 def refresh() -> RefreshResult:
     """A conditional fetch of the catalog; a 304 only notes the check and never rewrites the catalog."""
     try:
-        result = _fetch()
+        with catalog_rows.collector_paused():
+            result = _fetch()
     finally:
         _forget_request_catalog()
     if result.status != "failed":
