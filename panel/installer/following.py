@@ -70,9 +70,7 @@ def materialise(slug: str, version: str, sha256: str) -> None:
     work = where["staging"] / f"{slug}.follow-{uuid.uuid4().hex[:8]}"
     work.mkdir(mode=0o700, parents=True)
     try:
-        package = work / "package.zip"
-        package.write_bytes(data)
-        archive.extract(package, work / "pkg", archive.Limits.from_config(current_app.config))
+        archive.extract(data, work / "pkg", archive.Limits.from_config(current_app.config))  # from memory
         live, old = where["modules"] / slug, work / "old"
         if live.exists():
             os.replace(live, old)

@@ -5,17 +5,14 @@ The installer keeps the package of every version it installs (`keep`, part of it
 and `following` in the installer puts it there on each node.
 """
 
-from pathlib import Path
-
 from sqlalchemy import delete, select
 
 from ..extensions import db
 from ..models import Module, ModulePackage
 
 
-def keep(slug: str, version: str, zip_path: Path, sha256: str) -> None:
+def keep(slug: str, version: str, data: bytes, sha256: str) -> None:
     """Store the package's bytes (replacing a package of the same version); not committed."""
-    data = Path(zip_path).read_bytes()
     row = db.session.get(ModulePackage, (slug, version)) or ModulePackage(slug=slug, version=version)
     row.sha256, row.size, row.data = sha256, len(data), data
     db.session.add(row)
