@@ -12,7 +12,7 @@ incompressible payload plus 200 small source files. For each size, three runs of
 
 Prints min/median/max of the runs and the ratio of medians (goal: panel ≤ 1.5× hashlib + zipfile).
 
-Run: .venv/bin/python bench/install.py [--quick]      (quick: 1 and 5 MB; else 1, 10 and 45 MB)
+Run: .venv/bin/python bench/install.py [--quick | --sizes 1,10]   (quick: 1 and 5 MB; else 1, 10, 45 MB)
 """
 
 import hashlib
@@ -116,6 +116,8 @@ def main() -> None:
     logging.disable(logging.WARNING)
     quick = "--quick" in sys.argv
     sizes = (1, 5) if quick else (1, 10, 45)
+    if "--sizes" in sys.argv:  # e.g. --sizes 45 or --sizes 1,10
+        sizes = tuple(int(n) for n in sys.argv[sys.argv.index("--sizes") + 1].split(","))
     tools = all(shutil.which(tool) for tool in ("curl", "sha256sum", "unzip"))
     work = Path(tempfile.mkdtemp(prefix="bench-install-"))
     try:
