@@ -106,19 +106,20 @@ def install_package(zip_path: Path, actor: str, *, source: str = "upload", allow
             progress("swap", 1, 1)
 
             progress("migrate", 0, 1)
+            # No progress from here to the commit: a job writes its progress by committing the
+            # session, which would commit this half-made change with it.
             module = _record(existing, manifest, source)
             packages.keep(slug, manifest.version_str, data, info.sha256)  # for the other nodes
             hook = ("install",) if existing is None else ("upgrade", old_version)
             loaded = activation.activate(module, live, hook=hook, keep_if_broken=existing is None)
             checkpoint("migrated")
-            progress("migrate", 1, 1)
-            progress("record", 0, 1)
             if existing is None:
                 audit.record(actor, "installed", slug, f"{manifest.version_str} ({source})")
             else:
                 audit.record(actor, "updated", slug, f"{old_version} → {manifest.version_str} ({source})")
             bump_code_generation()
             transaction.commit()
+        progress("record", 1, 1)
         activation.serve_after_commit(slug, loaded)
         following.mark(slug, manifest.version_str, info.sha256)  # this node has it on disk already
         transaction.finish()
