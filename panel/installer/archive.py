@@ -258,40 +258,49 @@ def _write_all(fd: int, data) -> None:
         view = view[written:]
 
 
-def extract(source, dest: Path, limits: Limits,
-            progress: Callable[[int, int], None] | None = None) -> ArchiveInfo:
+def extract(source, dest: Path, limits: Limits, progress: Callable[[int, int], None] | None = None,
+            checked: ArchiveInfo | None = None) -> ArchiveInfo:
     """Validate, then unpack the package (a path, or its bytes) into `dest` (which must not exist
-    yet), counting every byte written.
+    yet), counting every byte written. `checked` is `inspect`'s answer for these same bytes (an
+    immutable `bytes`), so their central directory is not checked twice.
 
     Only names that passed `check_name` are joined to `dest`; files are created with O_EXCL and
     O_NOFOLLOW, so nothing can be overwritten or written through a link. On any error the caller
     removes `dest`.
     """
     with open_archive(source, limits) as (archive, size):
-        info = validate(archive, limits, size)
+        reuse = checked is not None and isinstance(source, bytes)
+        info = checked if reuse else validate(archive, limits, size)
         os.mkdir(dest, 0o755)
         root = os.path.realpath(dest)
         written_total = 0
         expected_total = info.unpacked_bytes
+        inside: set[str] = set()  # parent folders found to resolve inside `dest` (once each, not per file)
+        made: set[str] = set()
         for entry in info.entries:
             if not entry.relative:
                 continue
             target = os.path.join(root, *entry.relative.split("/"))
-            if os.path.commonpath([root, os.path.realpath(os.path.dirname(target))]) != root:
-                raise PackageError(_l("The archive entry “%(name)s” is not a plain relative path.",
-                                      name=shown_name(entry.info.orig_filename)))
+            parent = os.path.dirname(target)
+            if parent not in inside:
+                if os.path.commonpath([root, os.path.realpath(parent)]) != root:
+                    raise PackageError(_l("The archive entry “%(name)s” is not a plain relative path.",
+                                          name=shown_name(entry.info.orig_filename)))
+                inside.add(parent)
+            folder = target if entry.is_dir else parent
+            if folder not in made:
+                os.makedirs(folder, 0o755, exist_ok=True)
+                made.add(folder)
             if entry.is_dir:
-                os.makedirs(target, 0o755, exist_ok=True)
                 continue
-            os.makedirs(os.path.dirname(target), 0o755, exist_ok=True)
             declared = entry.info.file_size
             fd = os.open(target, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | getattr(os, "O_CLOEXEC", 0),
                          0o644)
             written = 0
             try:
-                with archive.open(entry.info) as source:
+                with archive.open(entry.info) as member:
                     while True:
-                        chunk = source.read(CHUNK)
+                        chunk = member.read(CHUNK)
                         if not chunk:
                             break
                         written += len(chunk)

@@ -89,7 +89,7 @@ def install_package(zip_path: Path, actor: str, *, source: str = "upload", allow
         with transaction:
             transaction.step("extract")
             op_dir.mkdir(mode=0o700)
-            archive.extract(data, op_dir / "pkg", limits,
+            archive.extract(data, op_dir / "pkg", limits, checked=info,
                             progress=lambda done, total: progress("extract", done, total))
             checkpoint("extracted")
             progress("swap", 0, 1)
