@@ -31,6 +31,8 @@ ZIP_DATE = (1980, 1, 1, 0, 0, 0)  # fixed, so the same folder gives the same byt
 
 def _zip_folder(folder: Path) -> bytes | None:
     """The folder as a package (module.json at its root), without caches; None if it holds a link."""
+    if folder.is_symlink():
+        return None
     buffer = io.BytesIO()
     with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED, compresslevel=6) as package:
         for parent, dirnames, filenames in os.walk(folder):
