@@ -19,6 +19,7 @@ from packaging.version import Version
 
 from panel.hub import create_hub
 from panel.hub.store import ZIP_DATE
+from panel.licensing import package_signature
 from panel.versions import CORE_VERSION
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
@@ -73,7 +74,10 @@ def test_packages_are_reproducible_signed_and_carry_the_rewritten_manifest(hub, 
 
     key = client.get("/api/public-key").get_json()
     assert key["algorithm"] == "ed25519"
-    Ed25519PublicKey.from_public_bytes(base64.b64decode(key["key"])).verify(base64.b64decode(release["signature"]), data)
+    kind, signature = package_signature.parse(release["signature"])  # over the digest, so checked while downloading
+    assert kind == package_signature.DIGEST
+    Ed25519PublicKey.from_public_bytes(base64.b64decode(key["key"])).verify(
+        signature, package_signature.message(hashlib.sha256(data).hexdigest()))
 
     other = create_hub({"HUB_INSTANCE_PATH": str(tmp_path / "other")})  # another key, another run: same bytes
     assert other.test_client().get("/" + release["download_url"]).data == data

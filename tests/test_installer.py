@@ -431,3 +431,31 @@ def test_several_workers_starting_at_once_recover_once(tmp_path, migrated_db):
     with app.app_context():
         failures = db.session.scalars(select(AuditEvent).where(AuditEvent.action == "install_failed")).all()
         assert len(failures) == 1 and "Interrupted" in failures[0].detail
+
+
+def test_a_job_whose_install_fails_at_the_last_step_leaves_nothing_recorded(app, tmp_path, monkeypatch):
+    """The job's progress is written by committing the session: none may happen between recording
+    the module and the install's own commit, or a late failure would leave a half-made install."""
+    from panel.models import Job, ModulePackage
+    from panel.services import audit
+    from panel.services import jobs as jobs_service
+
+    path = package(tmp_path)
+    real_record = audit.record
+
+    def record(actor, action, slug, detail=""):
+        if action == "installed":
+            raise OSError("disk full while auditing")
+        return real_record(actor, action, slug, detail)
+
+    monkeypatch.setattr(audit, "record", record)
+    with app.app_context():
+        job = Job(kind="install", slug="hello", state="running", phase="install", actor="test")
+        db.session.add(job)
+        db.session.commit()
+        with pytest.raises(PanelError):
+            install_package(path, "test", progress=jobs_service.Progress(job).installer, job_id=job.id)
+        db.session.rollback()
+        assert db.session.get(Module, "hello") is None
+        assert db.session.query(ModulePackage).count() == 0
+    assert not live(app).exists()

@@ -97,3 +97,50 @@ def test_an_update_and_its_rollback_are_followed_by_the_other_node(nodes, tmp_pa
         rollback("hello", "test")
     client_b.get("/modules")
     assert json.loads((modules_folder(b) / "hello" / "module.json").read_text())["version"] == first
+
+
+def test_a_module_installed_before_packages_were_kept_is_stored_once_from_its_folder_and_followed(nodes, tmp_path,
+                                                                                               migrated_db):
+    from sqlalchemy import delete, func, select
+
+    from panel.installer import backfill
+
+    (a, b), (client_a, client_b) = nodes
+    install_sample(a, "hello")
+    with a.app_context():  # as before migration 0005: the files on A's disk, no package in the database
+        db.session.execute(delete(ModulePackage))
+        db.session.commit()
+    client_b.get("/modules")
+    assert not (modules_folder(b) / "hello").exists()  # B has nothing to unpack, and no files to store
+
+    restarted = make_app(tmp_path / "a", migrated_db, EMBEDDED_HUB=False,
+                         DATABASE_URL=a.config["SQLALCHEMY_DATABASE_URI"])  # A after the upgrade
+    restarted.test_client().get("/login")
+    with restarted.app_context():
+        rows = db.session.execute(select(ModulePackage.version, ModulePackage.sha256, ModulePackage.data)).all()
+        assert [(version, sha256) for version, sha256, _ in rows] == [("1.2.0", hashlib.sha256(rows[0][2]).hexdigest())]
+        assert backfill.store_missing() == []  # once: nothing left to store
+        assert db.session.scalar(select(func.count()).select_from(ModulePackage)) == 1
+    client_b.get("/modules")  # B follows as after an install
+    for name in ("module.json", "__init__.py"):
+        assert (modules_folder(b) / "hello" / name).read_bytes() == (modules_folder(a) / "hello" / name).read_bytes()
+    htmx_post(client_b, "/modules/hello/enable")
+    assert client_b.get("/m/hello/").status_code == 200
+    with restarted.app_context():
+        db.engine.dispose()
+
+
+def test_a_folder_that_holds_another_version_than_installed_is_not_stored(nodes):
+    from sqlalchemy import delete
+
+    from panel.installer import backfill
+    from panel.models import Module
+
+    (a, b), _ = nodes
+    install_sample(a, "hello")
+    with a.app_context():
+        db.session.execute(delete(ModulePackage))
+        db.session.get(Module, "hello").version = "7.0.0"  # the database says another version than the folder
+        db.session.commit()
+        assert backfill.store_missing() == []
+        assert db.session.query(ModulePackage).count() == 0

@@ -76,3 +76,11 @@ def test_starting_the_panel_migrates_a_fresh_database(tmp_path, empty_database):
     assert result.exit_code == 0, result.output
     with app.app_context():
         db.engine.dispose()
+
+
+def test_the_cheap_start_up_check_reads_the_same_heads_as_alembic(app):
+    from panel.services import schema
+
+    with app.app_context():
+        assert schema.script_heads() == schema._heads()
+        assert not schema.pending()

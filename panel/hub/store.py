@@ -14,6 +14,8 @@ from pathlib import Path
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
+from ..licensing import package_signature
+
 HERE = Path(__file__).resolve().parent
 SOURCES = HERE / "sources"
 RELEASES = HERE / "releases"
@@ -158,11 +160,11 @@ class Store:
                 "fingerprint": hashlib.sha256(raw).hexdigest()}
 
     def sign(self, data: bytes) -> str:
-        """A package signature. Only zips (b"PK…") are signed so: a license token's signed message
-        starts with `panel.licensing.token.PURPOSE`, so neither can ever pass for the other."""
+        """A package signature over its sha256 digest (`panel.licensing.package_signature`), so a panel
+        checks it from the digest it computes while downloading. Only zips (b"PK…") are signed."""
         if not data.startswith(b"PK"):
             raise ValueError("the store signs only zip packages with a package signature")
-        return base64.b64encode(self.key.sign(data)).decode()
+        return package_signature.sign(self.key, hashlib.sha256(data).hexdigest())
 
     # --- building -----------------------------------------------------------------------------
     def entries(self) -> dict[str, Entry]:

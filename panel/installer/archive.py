@@ -7,8 +7,10 @@ reading its data), then again while the bytes are copied (so headers that lie do
 
 from __future__ import annotations
 
+import contextlib
 import errno
 import hashlib
+import io
 import os
 import struct
 import zipfile
@@ -75,30 +77,54 @@ def _entry_count(fp) -> int:
     return int(endrec[zipfile._ECD_ENTRIES_TOTAL])  # noqa: SLF001
 
 
-def open_archive(zip_path: Path, limits: Limits) -> tuple[zipfile.ZipFile, int]:
-    size = os.path.getsize(zip_path)
-    if size > limits.package_bytes:
+def read_package(zip_path: Path, limits: Limits) -> bytes:
+    """The package's bytes, read from disk once (size-capped): the installer validates, unpacks and
+    keeps them from memory, so an install never reads the file again."""
+    with open(zip_path, "rb") as fh:
+        if os.fstat(fh.fileno()).st_size > limits.package_bytes:
+            raise PackageError(_l("The package is larger than %(n)s MB.", n=_mib(limits.package_bytes)))
+        data = fh.read(limits.package_bytes + 1)
+    if len(data) > limits.package_bytes:  # it grew while being read
         raise PackageError(_l("The package is larger than %(n)s MB.", n=_mib(limits.package_bytes)))
-    fp = open(zip_path, "rb")  # noqa: SIM115 — closed with the ZipFile
-    try:
-        if fp.read(4) not in (b"PK\x03\x04", b"PK\x05\x06"):
-            raise PackageError(_l("The file is not a valid zip archive."))
-        fp.seek(0)
-        if _entry_count(fp) > limits.entries:
-            raise PackageError(_l("The archive has more than %(n)s entries.", n=limits.entries))
-        fp.seek(0)
-        archive = zipfile.ZipFile(fp)
-    except PackageError:
-        fp.close()
-        raise
-    except (zipfile.BadZipFile, zipfile.LargeZipFile, NotImplementedError, OSError, ValueError,
-            struct.error, EOFError, UnicodeDecodeError):
-        fp.close()
-        raise PackageError(_l("The file is not a valid zip archive, or it is damaged.")) from None
-    if len(archive.filelist) > limits.entries:
-        archive.close()
-        raise PackageError(_l("The archive has more than %(n)s entries.", n=limits.entries))
-    return archive, size
+    return data
+
+
+def _open_file(source) -> tuple:
+    """A binary file object over the package and its size."""
+    if isinstance(source, (bytes, bytearray, memoryview)):
+        return io.BytesIO(source), len(source)
+    fp = open(source, "rb")  # noqa: SIM115 — closed by open_archive
+    return fp, os.fstat(fp.fileno()).st_size
+
+
+@contextlib.contextmanager
+def open_archive(source, limits: Limits, *, digest=None):
+    """(ZipFile, size) of the package, after the size and entry-count caps; closed on leaving.
+    `digest`, a hashlib object, is fed the whole package first from the same open file, so hashing
+    and validating read a package on disk once."""
+    fp, size = _open_file(source)
+    with fp:
+        if size > limits.package_bytes:
+            raise PackageError(_l("The package is larger than %(n)s MB.", n=_mib(limits.package_bytes)))
+        try:
+            if digest is not None:
+                while chunk := fp.read(CHUNK):
+                    digest.update(chunk)
+                fp.seek(0)
+            if fp.read(4) not in (b"PK\x03\x04", b"PK\x05\x06"):
+                raise PackageError(_l("The file is not a valid zip archive."))
+            fp.seek(0)
+            if _entry_count(fp) > limits.entries:
+                raise PackageError(_l("The archive has more than %(n)s entries.", n=limits.entries))
+            fp.seek(0)
+            archive = zipfile.ZipFile(fp)
+        except (zipfile.BadZipFile, zipfile.LargeZipFile, NotImplementedError, OSError, ValueError,
+                struct.error, EOFError, UnicodeDecodeError):
+            raise PackageError(_l("The file is not a valid zip archive, or it is damaged.")) from None
+        with archive:
+            if len(archive.filelist) > limits.entries:
+                raise PackageError(_l("The archive has more than %(n)s entries.", n=limits.entries))
+            yield archive, size
 
 
 def validate(archive: zipfile.ZipFile, limits: Limits, package_bytes: int) -> ArchiveInfo:
@@ -214,19 +240,14 @@ def _read_manifest(archive: zipfile.ZipFile, info: zipfile.ZipInfo) -> manifest_
         raise PackageError(exc.message) from None
 
 
-def sha256_file(path: Path) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as fh:
-        while chunk := fh.read(CHUNK):
-            digest.update(chunk)
-    return digest.hexdigest()
-
-
-def inspect(zip_path: Path, limits: Limits) -> ArchiveInfo:
-    archive, size = open_archive(zip_path, limits)
-    with archive:
+def inspect(source, limits: Limits, sha256: str | None = None) -> ArchiveInfo:
+    """Validate a package (a path, or its bytes) without unpacking it. Its sha256 is `sha256` when the
+    caller computed it already (while downloading), else hashed here within the same single read."""
+    in_memory = isinstance(source, (bytes, bytearray, memoryview))
+    digest = None if sha256 or in_memory else hashlib.sha256()
+    with open_archive(source, limits, digest=digest) as (archive, size):
         info = validate(archive, limits, size)
-    info.sha256 = sha256_file(zip_path)
+    info.sha256 = sha256 or (digest.hexdigest() if digest else hashlib.sha256(source).hexdigest())
     return info
 
 
@@ -237,40 +258,49 @@ def _write_all(fd: int, data) -> None:
         view = view[written:]
 
 
-def extract(zip_path: Path, dest: Path, limits: Limits,
-            progress: Callable[[int, int], None] | None = None) -> ArchiveInfo:
-    """Validate, then unpack into `dest` (which must not exist yet), counting every byte written.
+def extract(source, dest: Path, limits: Limits, progress: Callable[[int, int], None] | None = None,
+            checked: ArchiveInfo | None = None) -> ArchiveInfo:
+    """Validate, then unpack the package (a path, or its bytes) into `dest` (which must not exist
+    yet), counting every byte written. `checked` is `inspect`'s answer for these same bytes (an
+    immutable `bytes`), so their central directory is not checked twice.
 
     Only names that passed `check_name` are joined to `dest`; files are created with O_EXCL and
     O_NOFOLLOW, so nothing can be overwritten or written through a link. On any error the caller
     removes `dest`.
     """
-    archive, size = open_archive(zip_path, limits)
-    with archive:
-        info = validate(archive, limits, size)
+    with open_archive(source, limits) as (archive, size):
+        reuse = checked is not None and isinstance(source, bytes)
+        info = checked if reuse else validate(archive, limits, size)
         os.mkdir(dest, 0o755)
         root = os.path.realpath(dest)
         written_total = 0
         expected_total = info.unpacked_bytes
+        inside: set[str] = set()  # parent folders found to resolve inside `dest` (once each, not per file)
+        made: set[str] = set()
         for entry in info.entries:
             if not entry.relative:
                 continue
             target = os.path.join(root, *entry.relative.split("/"))
-            if os.path.commonpath([root, os.path.realpath(os.path.dirname(target))]) != root:
-                raise PackageError(_l("The archive entry “%(name)s” is not a plain relative path.",
-                                      name=shown_name(entry.info.orig_filename)))
+            parent = os.path.dirname(target)
+            if parent not in inside:
+                if os.path.commonpath([root, os.path.realpath(parent)]) != root:
+                    raise PackageError(_l("The archive entry “%(name)s” is not a plain relative path.",
+                                          name=shown_name(entry.info.orig_filename)))
+                inside.add(parent)
+            folder = target if entry.is_dir else parent
+            if folder not in made:
+                os.makedirs(folder, 0o755, exist_ok=True)
+                made.add(folder)
             if entry.is_dir:
-                os.makedirs(target, 0o755, exist_ok=True)
                 continue
-            os.makedirs(os.path.dirname(target), 0o755, exist_ok=True)
             declared = entry.info.file_size
             fd = os.open(target, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | getattr(os, "O_CLOEXEC", 0),
                          0o644)
             written = 0
             try:
-                with archive.open(entry.info) as source:
+                with archive.open(entry.info) as member:
                     while True:
-                        chunk = source.read(CHUNK)
+                        chunk = member.read(CHUNK)
                         if not chunk:
                             break
                         written += len(chunk)

@@ -23,7 +23,7 @@ from flask import current_app
 from ..runtime.registry import current_code_generation
 from ..services import packages
 from ..services.locks import is_locked
-from . import archive
+from . import archive, backfill
 from .transaction import paths
 
 log = logging.getLogger(__name__)
@@ -70,9 +70,7 @@ def materialise(slug: str, version: str, sha256: str) -> None:
     work = where["staging"] / f"{slug}.follow-{uuid.uuid4().hex[:8]}"
     work.mkdir(mode=0o700, parents=True)
     try:
-        package = work / "package.zip"
-        package.write_bytes(data)
-        archive.extract(package, work / "pkg", archive.Limits.from_config(current_app.config))
+        archive.extract(data, work / "pkg", archive.Limits.from_config(current_app.config))  # from memory
         live, old = where["modules"] / slug, work / "old"
         if live.exists():
             os.replace(live, old)
@@ -95,6 +93,8 @@ def _remove(slug: str) -> None:
 
 def catch_up() -> None:
     """Make this node's modules folder hold what the database says is installed."""
+    for slug, version, sha256 in backfill.store_missing():  # installed before packages were kept
+        mark(slug, version, sha256)
     wanted = packages.wanted()
     for slug, (version, sha256) in wanted.items():
         if is_locked(slug):  # this node's own installer is changing it right now

@@ -33,15 +33,18 @@ def _no_progress(phase: str, done: int, total: int) -> None:
 
 def install_package(zip_path: Path, actor: str, *, source: str = "upload", allow_downgrade: bool = False,
                     expected_slug: str | None = None, progress: Progress | None = None,
-                    job_id: int | None = None) -> Module:
+                    job_id: int | None = None, sha256: str | None = None) -> Module:
     """Install or update a module from a `.zip`: validate, extract to staging, swap it in (the
-    installed version kept in backups), activate it, commit; any failure puts everything back."""
+    installed version kept in backups), activate it, commit; any failure puts everything back.
+
+    The package is read from disk once: validated, unpacked and kept for the other nodes from
+    memory. `sha256` is its digest when the caller has it already (a download hashes as it goes)."""
     progress = progress or _no_progress
-    zip_path = Path(zip_path)
     limits = archive.Limits.from_config(current_app.config)
     where = paths()
     progress("validate", 0, 1)
-    info = archive.inspect(zip_path, limits)
+    data = archive.read_package(Path(zip_path), limits)
+    info = archive.inspect(data, limits, sha256=sha256)
     manifest = info.manifest
     slug = manifest.slug
     if expected_slug and slug != expected_slug:
@@ -86,7 +89,7 @@ def install_package(zip_path: Path, actor: str, *, source: str = "upload", allow
         with transaction:
             transaction.step("extract")
             op_dir.mkdir(mode=0o700)
-            archive.extract(zip_path, op_dir / "pkg", limits,
+            archive.extract(data, op_dir / "pkg", limits, checked=info,
                             progress=lambda done, total: progress("extract", done, total))
             checkpoint("extracted")
             progress("swap", 0, 1)
@@ -103,19 +106,20 @@ def install_package(zip_path: Path, actor: str, *, source: str = "upload", allow
             progress("swap", 1, 1)
 
             progress("migrate", 0, 1)
+            # No progress from here to the commit: a job writes its progress by committing the
+            # session, which would commit this half-made change with it.
             module = _record(existing, manifest, source)
-            packages.keep(slug, manifest.version_str, zip_path, info.sha256)  # for the other nodes
+            packages.keep(slug, manifest.version_str, data, info.sha256)  # for the other nodes
             hook = ("install",) if existing is None else ("upgrade", old_version)
             loaded = activation.activate(module, live, hook=hook, keep_if_broken=existing is None)
             checkpoint("migrated")
-            progress("migrate", 1, 1)
-            progress("record", 0, 1)
             if existing is None:
                 audit.record(actor, "installed", slug, f"{manifest.version_str} ({source})")
             else:
                 audit.record(actor, "updated", slug, f"{old_version} → {manifest.version_str} ({source})")
             bump_code_generation()
             transaction.commit()
+        progress("record", 1, 1)
         activation.serve_after_commit(slug, loaded)
         following.mark(slug, manifest.version_str, info.sha256)  # this node has it on disk already
         transaction.finish()

@@ -104,9 +104,10 @@ def build(info: archive.ArchiveInfo, signed: bool = False) -> PackageReport:
     return report
 
 
-def inspect_package(zip_path: Path) -> PackageReport:
-    """Validate a package without installing anything; raises PackageError with one sentence."""
-    info = archive.inspect(Path(zip_path), archive.Limits.from_config(current_app.config))
+def inspect_package(zip_path: Path, sha256: str | None = None) -> PackageReport:
+    """Validate a package without installing anything; raises PackageError with one sentence. Its
+    sha256 is hashed in the same read, unless `sha256` gives it (a package checked once already)."""
+    info = archive.inspect(Path(zip_path), archive.Limits.from_config(current_app.config), sha256=sha256)
     return build(info)
 
 

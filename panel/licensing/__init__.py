@@ -5,4 +5,5 @@ own (not the embedded hub) can reuse it:
 
 - `keys`: `PANEL-XXXXX-XXXXX-XXXXX-XXXXX` keys and `PANELUPD-XXXXX-XXXXX-XXXXX` coupons, checked offline.
 - `token`: the store-signed license token, its verification and the entitlement it grants.
+- `package_signature`: what the store signs for a package (its sha256 digest) and the signature's text.
 """

@@ -5,9 +5,9 @@ Wire form (ASCII, fits an HTTP header and a database column):
     base64url(payload) "." base64url(signature)      (no padding)
 
 `payload` is the claims as canonical JSON (UTF-8, sorted keys, no spaces). The signature covers
-`PURPOSE + payload`, never the payload alone. Package signatures cover the package bytes, which
-are always a zip (they start with b"PK"), so a package signature can never pass for a token and a
-token signature can never pass for a package: the two signed messages never share a first byte.
+`PURPOSE + payload`, never the payload alone. Package signatures cover another purpose prefix
+(`package_signature.PURPOSE`) or, from older stores, the zip's bytes (they start with b"PK"), so a
+package signature can never pass for a token and a token signature can never pass for a package.
 
 Claims (times are UTC, ISO 8601 with a trailing "Z"):
 

@@ -126,11 +126,12 @@ def _work(job: Job, params: dict, dest: Path, progress: jobs.Progress) -> Job:
         progress.save(force=True, phase="verify", bytes_done=size, bytes_total=size)
         if params.get("sha256") and digest != params["sha256"]:
             raise PanelError(_l("The downloaded package does not match the catalog's checksum; it was not installed."))
-        signing.verify(dest, params.get("signature") or "", client)
+        signing.verify(dest, params.get("signature") or "", client, digest)  # from the digest: no read
         progress.save(force=True, phase="install")
         replaced = db.session.get(Module, job.slug) is not None
         install_package(dest, job.actor or "system", source="marketplace", expected_slug=job.slug,
-                        progress=progress.installer, allow_downgrade=bool(params.get("explicit")), job_id=job.id)
+                        progress=progress.installer, allow_downgrade=bool(params.get("explicit")), job_id=job.id,
+                        sha256=digest)
         db.session.rollback()  # the installer committed its own work; reload the job row
         # An update or reinstall must load and serve its entry page, else it is rolled back (issue 11).
         unhealthy = health.check_or_roll_back(job.slug, job.actor or "system", params["version"]) if replaced else None

@@ -13,6 +13,7 @@ from flask import current_app
 from flask_babel import lazy_gettext as _l
 
 from ..errors import PackageError
+from ..licensing import package_signature
 from .client import StoreClient, StoreError
 
 PIN_FILE = "marketplace_keys.json"
@@ -86,8 +87,12 @@ def pinned_key(client: StoreClient) -> Ed25519PublicKey | None:
     return key
 
 
-def verify(path: Path, signature: str, client: StoreClient) -> bool:
-    """Check the package's signature; True when checked, False when the store signs nothing."""
+def verify(path: Path, signature: str, client: StoreClient, sha256: str) -> bool:
+    """Check the package's signature; True when checked, False when the store signs nothing.
+
+    `sha256` is the digest of the downloaded bytes, computed while they streamed in: a signature
+    over the digest (the current format, `panel.licensing.package_signature`) is checked from it
+    without reading the package again; only a legacy signature over the whole bytes reads it."""
     key = pinned_key(client)
     if not signature:
         if key is not None:
@@ -96,7 +101,9 @@ def verify(path: Path, signature: str, client: StoreClient) -> bool:
     if key is None:
         raise PackageError(_l("The package is signed but the marketplace publishes no key to check it."))
     try:
-        key.verify(base64.b64decode(signature, validate=True), Path(path).read_bytes())
-    except (InvalidSignature, binascii.Error, ValueError):
+        kind, raw = package_signature.parse(signature)
+        signed = package_signature.message(sha256) if kind == package_signature.DIGEST else Path(path).read_bytes()
+        key.verify(raw, signed)
+    except (InvalidSignature, ValueError):
         raise PackageError(_l("The package's signature does not match the marketplace's key; it was not installed.")) from None
     return True

@@ -231,18 +231,26 @@ class Progress:
         self.job = job
         self.echo = echo
         self.last = 0.0
+        self.pending: dict = {}  # fields not written yet
+        self.phase = job.phase  # known here: reading the row's after a commit would load it again
 
     def save(self, force: bool = False, **fields) -> None:
-        changed_phase = "phase" in fields and fields["phase"] != self.job.phase
-        for key, value in fields.items():
-            setattr(self.job, key, value)
-        self.job.heartbeat_at = utcnow()
+        changed_phase = "phase" in fields and fields["phase"] != self.phase
         now = time.monotonic()
-        if force or changed_phase or now - self.last >= PROGRESS_INTERVAL:
-            self.last = now
-            db.session.commit()
-            if self.echo:
-                self.echo(self.job)
+        if not (force or changed_phase or now - self.last >= PROGRESS_INTERVAL):
+            # Kept for the next write: setting ORM attributes on every chunk and file of an install
+            # cost more than unpacking them (and dirtied the row each query in between flushed).
+            self.pending.update(fields)
+            return
+        for key, value in {**self.pending, **fields}.items():
+            setattr(self.job, key, value)
+        self.pending.clear()
+        self.phase = self.job.phase
+        self.job.heartbeat_at = utcnow()
+        self.last = now
+        db.session.commit()
+        if self.echo:
+            self.echo(self.job)
 
     def download(self, done: int, total: int) -> None:
         self.save(bytes_done=done, bytes_total=total or self.job.bytes_total, force=bool(total) and done >= total)

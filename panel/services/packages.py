@@ -5,20 +5,18 @@ The installer keeps the package of every version it installs (`keep`, part of it
 and `following` in the installer puts it there on each node.
 """
 
-from pathlib import Path
-
-from sqlalchemy import delete, select
+from sqlalchemy import delete, insert, select
 
 from ..extensions import db
 from ..models import Module, ModulePackage
 
 
-def keep(slug: str, version: str, zip_path: Path, sha256: str) -> None:
+def keep(slug: str, version: str, data: bytes, sha256: str) -> None:
     """Store the package's bytes (replacing a package of the same version); not committed."""
-    data = Path(zip_path).read_bytes()
-    row = db.session.get(ModulePackage, (slug, version)) or ModulePackage(slug=slug, version=version)
-    row.sha256, row.size, row.data = sha256, len(data), data
-    db.session.add(row)
+    # Replaced without being loaded: a reinstall would read the old bytes only to overwrite them.
+    db.session.execute(delete(ModulePackage).where(ModulePackage.slug == slug, ModulePackage.version == version))
+    db.session.execute(insert(ModulePackage).values(slug=slug, version=version, sha256=sha256, size=len(data),
+                                                    data=data))
     # Only the current and the previous version can be needed again (a rollback goes back one).
     module = db.session.get(Module, slug)
     keep_versions = {version, module.version if module else version, module.previous_version if module else None}

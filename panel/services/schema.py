@@ -9,6 +9,7 @@ lock, then find nothing left to do.
 import contextlib
 import fcntl
 import logging
+import re
 from pathlib import Path
 
 import flask_migrate
@@ -17,6 +18,7 @@ from alembic.script import ScriptDirectory
 from flask import current_app
 from flask_babel import lazy_gettext as _l
 from sqlalchemy import text
+from sqlalchemy.exc import SQLAlchemyError
 
 from ..extensions import db
 
@@ -28,8 +30,38 @@ def _migrations_dir() -> str:
     return current_app.extensions["migrate"].directory
 
 
+_REVISION = re.compile(r"^revision\b[^=]*=\s*['\"]([^'\"]+)['\"]", re.M)
+_DOWN_REVISION = re.compile(r"^down_revision\b[^=]*=(.*)$", re.M)
+
+
+def script_heads() -> set[str] | None:
+    """The newest migrations, read from the scripts' `revision`/`down_revision` lines without
+    loading alembic's script machinery (a start-up cost every worker paid); None when a script
+    does not say them plainly, then alembic decides."""
+    revisions, parents = set(), set()
+    for script in Path(_migrations_dir(), "versions").glob("*.py"):
+        source = script.read_text(encoding="utf-8")
+        revision, down = _REVISION.search(source), _DOWN_REVISION.search(source)
+        if revision is None or down is None:
+            return None
+        revisions.add(revision.group(1))
+        parents.update(re.findall(r"['\"]([^'\"]+)['\"]", down.group(1)))
+    return (revisions - parents) or None
+
+
+def _stored_revisions() -> set[str]:
+    try:
+        with db.engine.connect() as connection:
+            return set(connection.execute(text("SELECT version_num FROM alembic_version")).scalars())
+    except SQLAlchemyError:  # no table yet: nothing applied
+        return set()
+
+
 def pending() -> bool:
     """True when the database is not at the newest migration (no tables at all counts)."""
+    heads = script_heads()
+    if heads is not None and _stored_revisions() == heads:
+        return False  # the check at every start of every worker: one SELECT, no alembic
     heads = _heads()
     quiet = logging.getLogger("alembic.runtime.migration")
     level, quiet.level = quiet.level, logging.WARNING  # a check at every start is not news

@@ -1,5 +1,6 @@
 """The administrator accounts."""
 
+import functools
 import re
 
 from flask_babel import lazy_gettext as _l
@@ -38,13 +39,16 @@ def create(username: str, password: str, confirm: str | None = None) -> User:
     return user
 
 
-# Checked against when the name is unknown, so a wrong name takes as long as a wrong password.
-_NO_ONE = User(password_hash=generate_password_hash("no one signs in with this"))
+@functools.cache
+def _no_one() -> User:
+    """Checked against when the name is unknown, so a wrong name takes as long as a wrong password.
+    Made on first use: hashing it costs a start-up a tenth of a second or more (scrypt)."""
+    return User(password_hash=generate_password_hash("no one signs in with this"))
 
 
 def authenticate(username: str, password: str) -> User | None:
     user = db.session.scalar(select(User).where(User.username == (username or "").strip()))
-    if not (user or _NO_ONE).check_password(password or "") or user is None:
+    if not (user or _no_one()).check_password(password or "") or user is None:
         return None
     return user
 

@@ -39,7 +39,7 @@ def upload():
         raise
     filename = (file.filename or "")[:120]  # shown only; never used on disk
     pending.remember(token, {"slug": report.slug, "version": report.version, "actor": current_user.username,
-                             "filename": filename})
+                             "filename": filename, "sha256": report.sha256})
     context = report_context(report, token, filename)
     return page_or_fragment("upload/report.html", "upload/_report.html", **context)
 
@@ -48,11 +48,12 @@ def upload():
 def confirm(token):
     path, meta = pending.claim(token)  # a second press (double-click, other tab or worker) is told, not run
     try:
-        report = inspect_package(path)
+        report = inspect_package(path, sha256=meta.get("sha256"))  # hashed at upload: not read whole again
         if report.comparison == "downgrade" and not request.form.get("confirm_downgrade"):
             raise FormError({"confirm_downgrade": _l("Tick the box to confirm installing an older version.")})
         module = install_package(path, current_user.username, source="upload",
-                                 allow_downgrade=report.comparison == "downgrade", expected_slug=meta.get("slug"))
+                                 allow_downgrade=report.comparison == "downgrade", expected_slug=meta.get("slug"),
+                                 sha256=report.sha256)
     except BaseException:
         pending.release(token)
         raise
