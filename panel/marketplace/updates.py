@@ -12,7 +12,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from flask_babel import lazy_gettext as _l
-from sqlalchemy import bindparam, select
+from sqlalchemy import select
 
 from ..extensions import db
 from ..models import UpdatePolicy
@@ -31,16 +31,6 @@ def policy(slug: str) -> UpdatePolicy:
     """The module's update policy (a default one, not stored, when none was set)."""
     return db.session.get(UpdatePolicy, slug) or UpdatePolicy(slug=slug, pinned=False, skipped_version=None,
                                                                auto_update=False)
-
-
-# Built once, run on the connection: every toggle's card reads it, and the ORM's `get` costs more.
-_STORED = select(UpdatePolicy.pinned, UpdatePolicy.skipped_version, UpdatePolicy.auto_update).where(
-    UpdatePolicy.slug == bindparam("target"))
-
-
-def stored_policy(slug: str):
-    """The stored policy as a row (pinned, skipped_version, auto_update), or None."""
-    return db.session.connection().execute(_STORED, {"target": slug}).first()
 
 
 def policies() -> dict[str, UpdatePolicy]:

@@ -12,9 +12,10 @@ from typing import NamedTuple
 
 from flask import render_template
 from markupsafe import Markup
-from sqlalchemy import and_, bindparam
+from sqlalchemy import and_, bindparam, select
 
-from ..marketplace import catalog, updates
+from ..extensions import db
+from ..marketplace import catalog
 from ..models import DEFAULT_ICON, CatalogEntry, Module, UpdatePolicy, manifest_menu
 from ..services import licenses, modules
 from ..versions import newer, older
@@ -74,6 +75,16 @@ _PAGE = modules.ListingPage(PAGE_COLUMNS, (
     (UpdatePolicy, UpdatePolicy.slug == Module.slug)))
 
 
+# What the shown catalog and the update policy say of one module: a toggle's card in one statement.
+_SIDE = (select(CatalogEntry.compatible, CatalogEntry.newest, UpdatePolicy.pinned, UpdatePolicy.skipped_version,
+                UpdatePolicy.auto_update)
+         .select_from(Module)
+         .outerjoin(CatalogEntry, and_(CatalogEntry.catalog_id == bindparam("catalog_id"),
+                                       CatalogEntry.slug == Module.slug))
+         .outerjoin(UpdatePolicy, UpdatePolicy.slug == Module.slug)
+         .where(Module.slug == bindparam("slug")))
+
+
 # Parsing two versions costs more than the rest of a card; a list compares the same pairs each time.
 _older = lru_cache(maxsize=4096)(older)
 
@@ -90,10 +101,6 @@ def catalog_verdict(found: tuple | None, version: str) -> tuple[str | None, bool
 
 
 NO_POLICY = (False, None, False)
-
-
-def _policy_of(rule) -> tuple:
-    return (bool(rule.pinned), rule.skipped_version, bool(rule.auto_update)) if rule is not None else NO_POLICY
 
 
 def _card(slug, name, version, category, author, description, docs_url, state, error, icon, previous_version,
@@ -114,10 +121,13 @@ def _card(slug, name, version, category, author, description, docs_url, state, e
 
 def card_of(module) -> Card:
     """The card of a `Module` or `ModuleRecord` (a toggle's answer: the catalog and policy looked up for it)."""
+    side = db.session.connection().execute(
+        _SIDE, {"slug": module.slug, "catalog_id": catalog.current_catalog().id}).first()
+    compatible, newest, pinned, skipped_version, auto_update = side or (None,) * 5
     return _card(module.slug, module.name, module.version, module.category, module.author, module.description,
                  module.docs_url, module.state, module.error, manifest_menu(module.manifest).get("icon"),
-                 module.previous_version, catalog.verdicts([module.slug]).get(module.slug),
-                 _policy_of(updates.stored_policy(module.slug)))
+                 module.previous_version, None if newest is None else (compatible, newest),
+                 (bool(pinned), skipped_version, bool(auto_update)))
 
 
 def card_of_row(row, paid: frozenset | None = None) -> Card:
@@ -189,6 +199,11 @@ def module_list_context(query: str = "", state: str = "", page: int = 1) -> dict
     }
 
 
+_counts = FragmentCache(64)
+
+
 def counts_html(oob: bool = False) -> Markup:
     """The installed/enabled/disabled/failed counts above the list (a toggle sends them out of band)."""
-    return Markup(render_template("modules/_counts.html", counts=modules.counts(), oob=oob))
+    counts = modules.counts()
+    return Markup(_counts.get_or_render((tuple(counts.items()), oob, request_key()), lambda: render_template(
+        "modules/_counts.html", counts=counts, oob=oob)))
