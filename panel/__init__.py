@@ -1,11 +1,14 @@
 """Module Panel: an admin panel that installs, switches and configures modules."""
 
 import logging
+import time
 from pathlib import Path
 
 from flask import Flask
 from sqlalchemy import event
 from sqlalchemy.engine import Engine
+from sqlalchemy.exc import DisconnectionError
+from sqlalchemy.pool import Pool
 from werkzeug.middleware.dispatcher import DispatcherMiddleware
 
 from . import cli, i18n, security, ui, views
@@ -29,6 +32,37 @@ def _sqlite_pragmas(dbapi_connection, connection_record):
         cursor.execute("PRAGMA foreign_keys=ON")
         cursor.execute("PRAGMA synchronous=NORMAL")
         cursor.close()
+
+
+# A connection to a database server that sat unused for this long may have been dropped (a server
+# restart, a firewall's idle cut): it is tested before use, and replaced if dead. One in steady use
+# is not: SQLAlchemy's `pool_pre_ping` tests every checkout, a round trip per request that was a
+# tenth of a busy node's time on PostgreSQL (bench/load.py under py-spy).
+PING_AFTER_IDLE_SECONDS = 10.0
+
+
+@event.listens_for(Pool, "checkin")
+def _note_idle_since(dbapi_connection, connection_record):
+    connection_record.info["idle_since"] = time.monotonic()
+
+
+@event.listens_for(Pool, "checkout")
+def _ping_after_idle(dbapi_connection, connection_record, connection_proxy):
+    idle_since = connection_record.info.get("idle_since")
+    if (idle_since is None or time.monotonic() - idle_since < PING_AFTER_IDLE_SECONDS
+            or type(dbapi_connection).__module__.startswith("sqlite3")):  # a file never drops a connection
+        return
+    autocommit = getattr(dbapi_connection, "autocommit", None)
+    try:
+        if autocommit is False:
+            dbapi_connection.autocommit = True  # the ping must not leave a transaction open
+        cursor = dbapi_connection.cursor()
+        cursor.execute("SELECT 1")
+        cursor.close()
+        if autocommit is False:
+            dbapi_connection.autocommit = False
+    except Exception as exc:  # noqa: BLE001 — any failure means this connection is unusable
+        raise DisconnectionError("an idle database connection was dropped") from exc  # the pool connects anew
 
 
 def create_app(test_config=None) -> Flask:

@@ -25,7 +25,8 @@ DEFAULTS = {
     "WTF_CSRF_SSL_STRICT": False,
     "SESSION_COOKIE_HTTPONLY": True,
     "SESSION_COOKIE_SAMESITE": "Lax",
-    "SQLALCHEMY_ENGINE_OPTIONS": {"pool_pre_ping": True},
+    # No ping on every checkout: an idle connection is tested instead (panel/__init__.py).
+    "SQLALCHEMY_ENGINE_OPTIONS": {"pool_pre_ping": False},
     "EMBEDDED_HUB": True,
     "HUB_CONFIG": {},  # passed to the embedded hub's create_hub (see panel/hub)
     "LOG_LEVEL": "INFO",
@@ -128,9 +129,7 @@ def configure(app, test_config=None) -> None:
         app.config["SQLALCHEMY_DATABASE_URI"] = app.config["DATABASE_URL"]
     app.config.setdefault("SQLALCHEMY_DATABASE_URI", f"sqlite:///{instance / 'panel.db'}")
     if app.config["SQLALCHEMY_DATABASE_URI"].startswith("sqlite"):
-        # A SQLite file never drops a connection: a ping before each request is a wasted query.
         app.config["SQLALCHEMY_ENGINE_OPTIONS"] = {**app.config["SQLALCHEMY_ENGINE_OPTIONS"],
-                                                   "pool_pre_ping": False,
                                                    "connect_args": {"timeout": app.config["DATABASE_BUSY_TIMEOUT"]}}
     elif app.config["SQLALCHEMY_DATABASE_URI"].startswith("postgresql"):
         # The same bound on PostgreSQL: a wait for another's row lock ends in "lock timeout" (503).
