@@ -15,7 +15,7 @@ from urllib.parse import urlencode, urljoin
 
 from flask import current_app, g
 from flask_babel import lazy_gettext as _l
-from sqlalchemy import and_, bindparam, or_, select, update
+from sqlalchemy import select, update
 
 from ..extensions import db
 from ..models import CatalogCache, Module, utcnow
@@ -26,7 +26,7 @@ from .entries import Validated, catalog_entries, validate_catalog, validate_entr
 
 log = logging.getLogger(__name__)
 
-CATALOG_PATH = "api/modules"
+CATALOG_PATH = cache_rows.CATALOG_PATH
 
 
 # --- what pages read ----------------------------------------------------------------------------
@@ -97,28 +97,6 @@ def catalog_url(base: str | None = None) -> str:
     return urljoin(base or store_url(), CATALOG_PATH)
 
 
-# Built once: every page that shows a card reads the catalog's head, and building a statement
-# costs more than running it.
-_HEAD = (
-    select(CatalogCache.id, CatalogCache.url, CatalogCache.etag, CatalogCache.skipped, CatalogCache.fetched_at,
-           CatalogCache.checked_at, CatalogCache.last_error, CatalogCache.last_error_at)
-    .where(or_(CatalogCache.url == bindparam("url"),
-               and_(CatalogCache.url.like(f"%/{CATALOG_PATH}"), CatalogCache.fetched_at.is_not(None))))
-    .order_by((CatalogCache.url == bindparam("url")).desc(), CatalogCache.fetched_at.desc().nulls_last()).limit(2)
-)
-
-
-def _rows(url: str) -> tuple:
-    """(current, shown): the current store's row, and the row whose catalog is shown — the current
-    store's, or while it has none the last good catalog of any store. One query, without the data."""
-    rows = db.session.connection().execute(_HEAD, {"url": url}).all()
-    current = rows[0] if rows and rows[0].url == url else None
-    if current is not None and current.fetched_at is not None:
-        return current, current
-    shown = next((row for row in rows if row.fetched_at is not None), None)
-    return current, shown
-
-
 def _catalog_for(row) -> Catalog:
     if row is None:
         return Catalog()
@@ -127,7 +105,7 @@ def _catalog_for(row) -> Catalog:
 
 def state() -> CatalogState:
     url = catalog_url()
-    current, shown = _rows(url)
+    current, shown = cache_rows.head_rows(url)
     with _inflight_lock:
         refreshing = url in _inflight
     return CatalogState(catalog=_catalog_for(shown), store_url=store_url(),
@@ -141,7 +119,7 @@ def current_catalog() -> Catalog:
     cached = g.get("_panel_catalog")
     store = current_app.config.get("MARKETPLACE_URL")
     if cached is None or cached[0] != store:
-        cached = (store, _catalog_for(_rows(catalog_url())[1]))
+        cached = (store, _catalog_for(cache_rows.head_rows(catalog_url())[1]))
         g._panel_catalog = cached
     return cached[1]
 

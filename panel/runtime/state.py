@@ -5,10 +5,12 @@ Each counter moves, in the same transaction, with whatever it stands for:
 - `generation`: module states (a toggle, an install, an uninstall…);
 - `code`: module code on disk (install, update, uninstall, rollback);
 - `sidebar`: menu sections and the display options of modules;
-- `sessions`: users and their sign-in sessions (a sign-in, a sign-out, a new password).
+- `sessions`: users and their sign-in sessions (a sign-in, a sign-out, a new password);
+- `catalog`: the stored catalog's head and store documents (`catalog_cache` rows).
 
 `sidebar` and `sessions` move by themselves whenever their rows are written through the ORM
-(`_counted_writes`); the few bulk statements on those tables move them explicitly.
+(`_counted_writes`); the few bulk statements on those tables move them explicitly. `catalog` moves
+with any ORM write or UPDATE/DELETE statement on its table (`_counted_statements`).
 
 A request reads them all in one statement and keeps them on `g`; a worker that kept something
 computed from the database keeps it under the counters it was computed at, so a write on any worker
@@ -24,7 +26,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
 from ..extensions import db
-from ..models import MenuSection, Module, PanelState, User, UserSession
+from ..models import CatalogCache, MenuSection, Module, PanelState, User, UserSession
 
 _ALL = select(PanelState.key, PanelState.value)
 _INSERTS = {"postgresql": postgresql.insert, "sqlite": sqlite.insert}
@@ -179,7 +181,11 @@ def cache(name: str, depends_on: tuple[str, ...], max_entries: int = 16) -> Coun
 
 # Which counter moves when a row of these models is written through the ORM. A toggle writes its
 # module's row directly (services.modules.write) and moves `generation` instead.
-COUNTED_MODELS = {Module: "sidebar", MenuSection: "sidebar", User: "sessions", UserSession: "sessions"}
+COUNTED_MODELS = {Module: "sidebar", MenuSection: "sidebar", User: "sessions", UserSession: "sessions",
+                  CatalogCache: "catalog"}
+# Tables whose UPDATE and DELETE statements (not only ORM objects) move their counter: their rows
+# are mostly written that way, and never in a toggle's hot path.
+COUNTED_STATEMENTS = {CatalogCache: "catalog"}
 
 
 @event.listens_for(Session, "before_flush")
@@ -190,3 +196,15 @@ def _counted_writes(session, flush_context, instances) -> None:
     moved = {COUNTED_MODELS[type(obj)] for obj in changed if type(obj) in COUNTED_MODELS}
     if moved:
         bump(*sorted(moved), session=session)
+
+
+@event.listens_for(Session, "do_orm_execute")
+def _counted_statements(orm_execute_state) -> None:
+    """UPDATE and DELETE statements on `COUNTED_STATEMENTS` tables move their counter in the same
+    transaction."""
+    if not (orm_execute_state.is_update or orm_execute_state.is_delete):
+        return
+    mapper = orm_execute_state.bind_mapper
+    key = COUNTED_STATEMENTS.get(mapper.class_) if mapper is not None else None
+    if key is not None:
+        bump(key, session=orm_execute_state.session)
