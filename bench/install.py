@@ -68,13 +68,18 @@ def plain_download(url: str, dest: Path) -> str:
     return digest.hexdigest()
 
 
-def hashlib_zipfile(url: str, sha256: str, work: Path) -> float:
-    dest, target = work / "plain.zip", work / "plain-out"
-    start = time.perf_counter()
+def plain_install(url: str, sha256: str, dest: Path, target: Path) -> None:
+    """Download with its sha256 checked, then extract: requests + hashlib + zipfile."""
     if plain_download(url, dest) != sha256:
         raise SystemExit("the plain download does not match the catalog's sha256")
     with zipfile.ZipFile(dest) as archive:
         archive.extractall(target)
+
+
+def hashlib_zipfile(url: str, sha256: str, work: Path) -> float:
+    dest, target = work / "plain.zip", work / "plain-out"
+    start = time.perf_counter()
+    plain_install(url, sha256, dest, target)
     elapsed = time.perf_counter() - start
     shutil.rmtree(target)
     dest.unlink()
@@ -86,10 +91,7 @@ def hashlib_zipfile_stored(url: str, sha256: str, work: Path, database: Path) ->
     package's bytes stored in a SQLite table (WAL, synchronous=NORMAL, as the panel's) and committed."""
     dest, target = work / "plain.zip", work / "plain-out"
     start = time.perf_counter()
-    if plain_download(url, dest) != sha256:
-        raise SystemExit("the plain download does not match the catalog's sha256")
-    with zipfile.ZipFile(dest) as archive:
-        archive.extractall(target)
+    plain_install(url, sha256, dest, target)
     with sqlite3.connect(database) as connection:
         connection.execute("PRAGMA journal_mode=WAL")
         connection.execute("PRAGMA synchronous=NORMAL")

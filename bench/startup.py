@@ -12,7 +12,6 @@ Goals (issue 14): start-up <= 2x and worker memory <= 1.5x the bare app's.
 """
 
 import os
-import re
 import signal
 import statistics
 import subprocess
@@ -23,10 +22,9 @@ from pathlib import Path
 
 import requests
 
-from _servers import BIN, ROOT, flask_cli, free_port
+from _servers import BIN, PASSWORD, ROOT, flask_cli, free_port, sign_in
 
 RUNS = 3
-PASSWORD = "bench password 123"
 
 
 def worker_rss_mb(master: int) -> float:
@@ -70,13 +68,7 @@ def start_and_measure(target: str, env: dict, first_page) -> tuple[float, float]
 
 
 def panel_page(url: str) -> None:
-    session = requests.Session()
-    html = session.get(f"{url}/login", timeout=10).text
-    token = re.search(r'name="csrf_token" value="([^"]+)"', html).group(1)
-    response = session.post(f"{url}/login", data={"username": "admin", "password": PASSWORD, "csrf_token": token},
-                            allow_redirects=False, timeout=10)
-    assert response.status_code == 302, response.status_code
-    assert session.get(f"{url}/modules", timeout=10).status_code == 200
+    sign_in(url)  # signs in, then loads /modules
 
 
 def bare_page(url: str) -> None:
