@@ -22,7 +22,8 @@ from ..models import CatalogCache, Module, utcnow
 from ..versions import newer
 from . import cache_rows, catalog_rows
 from .client import StoreClient, StoreError
-from .entries import Validated, catalog_entries, validate_catalog, validate_entry  # noqa: F401 — validate_* re-exported
+from .entries import (Validated, as_dict, catalog_entries, decode_catalog, validate_catalog,  # noqa: F401 — validate_* re-exported
+                      validate_entry)
 
 log = logging.getLogger(__name__)
 
@@ -225,7 +226,7 @@ def _fetch() -> RefreshResult:
         _record_failure(url, str(exc))
         return RefreshResult("failed", str(exc))
     try:
-        result = client.get_json(_since_path(etag), etag=etag)
+        result = client.get_json(_since_path(etag), etag=etag, decode=decode_catalog)
         if result.not_modified:
             db.session.execute(update(CatalogCache).where(CatalogCache.id == row_id)
                                .values(checked_at=utcnow(), last_error=None, last_error_at=None))
@@ -276,7 +277,7 @@ def save_catalog(entries, etag: str | None = None, url: str | None = None, row_i
         if removed is None:
             catalog_rows.replace(row_id, entries)
         else:
-            catalog_rows.patch(row_id, list(entries), removed)
+            catalog_rows.patch(row_id, [as_dict(e) for e in entries], removed)
         skipped = getattr(entries, "skipped", 0)
         db.session.execute(update(CatalogCache).where(CatalogCache.id == row_id).values(skipped=skipped, **values))
         db.session.commit()

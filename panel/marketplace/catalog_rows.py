@@ -37,7 +37,11 @@ log = logging.getLogger(__name__)
 
 
 def search_text(entry: dict) -> str:
-    return " ".join((entry["name"], entry["slug"], entry["summary"], entry["author"], entry["category"])).lower()
+    return _search_words(entry["name"], entry["slug"], entry["summary"], entry["author"], entry["category"])
+
+
+def _search_words(name: str, slug: str, summary: str, author: str, category: str) -> str:
+    return " ".join((name, slug, summary, author, category)).lower()
 
 
 COLUMNS = ("catalog_id", "slug", "sort_name", "category", "paid", "compatible", "newest", "search", "data")
@@ -46,18 +50,27 @@ COLUMNS = ("catalog_id", "slug", "sort_name", "category", "paid", "compatible", 
 _encode = msgspec.json.Encoder().encode
 
 
-def row_values(catalog_id: int, entry: dict) -> tuple:
+def row_values(catalog_id: int, entry) -> tuple:
     """The columns of one validated entry (in COLUMNS' order, `data` as JSON text); `compatible` is
-    the newest release this panel can run."""
-    versions = entry["versions"]
+    the newest release this panel can run. `entry`: validate_entry's dict or a FastEntry (the same
+    values as attributes, encoded by msgspec in the same order)."""
+    if entry.__class__ is dict:
+        return _row(catalog_id, entry, entry["slug"], entry["name"], entry["category"], entry["paid"],
+                    entry["version"], [(r["requires_core"], r["version"]) for r in entry["versions"]],
+                    entry["summary"], entry["author"])
+    return _row(catalog_id, entry, entry.slug, entry.name, entry.category, entry.paid, entry.version,
+                [(r.requires_core, r.version) for r in entry.versions], entry.summary, entry.author)
+
+
+def _row(catalog_id, entry, slug, name, category, paid, version, releases, summary, author) -> tuple:
     compatible = None
-    for release in reversed(versions):
-        if _core_compatible(release["requires_core"]):
-            compatible = release["version"]
+    for requires_core, release in reversed(releases):
+        if _core_compatible(requires_core):
+            compatible = release
             break
-    newest = versions[-1]["version"] if versions else entry["version"]
-    return (catalog_id, entry["slug"], entry["name"].lower()[:120], entry["category"], entry["paid"],
-            compatible, newest, search_text(entry), _encode(entry).decode())
+    newest = releases[-1][1] if releases else version
+    search = _search_words(name, slug, summary, author, category)
+    return (catalog_id, slug, name.lower()[:120], category, paid, compatible, newest, search, _encode(entry).decode())
 
 
 def _is_sqlite() -> bool:
