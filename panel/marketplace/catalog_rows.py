@@ -136,15 +136,19 @@ def bulk_write():
     if not _is_sqlite():
         yield
         return
-    cache_before = db.session.execute(text("PRAGMA cache_size")).scalar()
-    checkpoint_before = db.session.execute(text("PRAGMA wal_autocheckpoint")).scalar()
-    db.session.execute(text(f"PRAGMA cache_size = -{BULK_CACHE_KB}"))
-    db.session.execute(text("PRAGMA wal_autocheckpoint = 0"))
+    # On the driver's connection itself: the session hands its connection back to the pool at the
+    # commit, so a statement through the session afterwards could land on another one and leave
+    # this one with the bulk settings for good (no checkpoint ever again on it, a 16 MB cache).
+    raw = db.session.connection().connection.driver_connection
+    cache_before = raw.execute("PRAGMA cache_size").fetchone()[0]
+    checkpoint_before = raw.execute("PRAGMA wal_autocheckpoint").fetchone()[0]
+    raw.execute(f"PRAGMA cache_size = -{BULK_CACHE_KB}")
+    raw.execute("PRAGMA wal_autocheckpoint = 0")
     try:
         yield
     finally:
-        db.session.execute(text(f"PRAGMA cache_size = {int(cache_before)}"))
-        db.session.execute(text(f"PRAGMA wal_autocheckpoint = {int(checkpoint_before)}"))
+        raw.execute(f"PRAGMA cache_size = {int(cache_before)}")
+        raw.execute(f"PRAGMA wal_autocheckpoint = {int(checkpoint_before)}")
         if checkpoint_before:
             checkpoint_in_background(db.session.get_bind())
 
