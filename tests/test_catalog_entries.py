@@ -21,11 +21,12 @@ COMMON = {"slug": "hello_world", "name": "Hello", "version": "1.2.0", "summary":
 
 # Values that each break the common shape one way (the full rule cuts, normalises, fills in or refuses).
 ODD_TOP = {
-    "slug": ["Bad", "", None, 7, "hello_world\n"], "name": ["  Hello ", "x" * 130, "", None, 5],
+    "slug": ["Bad", "", None, 7, "hello_world\n", "hello\x00world", "hello_world\n\n"], "name": ["  Hello ", "x" * 130, "", None, 5],
     "version": ["1.2", "v1.2.0", "", None, "banana"], "summary": [None, "s" * 400, 3],
     "category": [" Tools", "c" * 70, None], "paid": [1, None, "yes", True], "trial_days": [None, False, 1.5, -3],
-    "icon": ["", "Big Icon", None, "x" * 50, 3], "docs_url": ["ftp://x", "http://exa mple.org", "//x.org/a",
-                                                         "HTTP://X.ORG", "http://[", None, "h" * 600],
+    "icon": ["", "Big Icon", None, "x" * 50, 3, "box\n", "\n"], "docs_url": ["ftp://x", "http://exa mple.org", "//x.org/a",
+                                                         "HTTP://X.ORG", "http://[", None, "h" * 600, "\n",
+                                                         "https://x.org/a\n", "https://x.org\x00/"],
     "homepage": ["https://user@x.org/", ""], "requires_core": ["not a spec", None, ">= 1.0", "r" * 120],
     "requires": [None, {"Bad": ">=1"}, {"ok": 1}, {"ok": "v" * 150}, {f"m{i:02d}": "" for i in range(60)}, []],
     "has_eula": [1, None, "no", True], "versions": [None, [], "x", [1]],
