@@ -4,7 +4,7 @@ search and filters find what the in-memory catalog found."""
 import pytest
 
 from panel.extensions import db
-from panel.marketplace import catalog, catalog_rows
+from panel.marketplace import bulk_writes, catalog, catalog_rows
 from panel.models import Module
 from panel.versions import newer
 
@@ -205,7 +205,7 @@ def test_a_refresh_leaves_every_pooled_connection_checkpointing_as_before(app):
             connection.close()
         for round_ in range(3):
             catalog.save_catalog([catalog.validate_entry(extra(i, summary=f"round {round_}")) for i in range(50)])
-        catalog_rows.wait_for_checkpoints()
+        bulk_writes.wait_for_checkpoints()
         after = [db.engine.connect() for _ in range(db.engine.pool.checkedin() + 1)]
         try:
             assert {c.exec_driver_sql("PRAGMA wal_autocheckpoint").scalar() for c in after} == defaults == {1000}

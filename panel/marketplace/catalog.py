@@ -20,7 +20,7 @@ from sqlalchemy import and_, bindparam, or_, select, update
 from ..extensions import db
 from ..models import CatalogCache, Module, utcnow
 from ..versions import newer
-from . import cache_rows, catalog_rows
+from . import bulk_writes, cache_rows, catalog_rows
 from .client import StoreClient, StoreError
 from .entries import (Validated, as_dict, catalog_entries, decode_catalog, validate_catalog,  # noqa: F401 — validate_* re-exported
                       validate_entry)
@@ -183,7 +183,7 @@ AFTER_REFRESH: list = []
 def refresh() -> RefreshResult:
     """A conditional fetch of the catalog; a 304 only notes the check and never rewrites the catalog."""
     try:
-        with catalog_rows.collector_paused():
+        with bulk_writes.collector_paused():
             result = _fetch()
     finally:
         _forget_request_catalog()
@@ -273,7 +273,7 @@ def save_catalog(entries, etag: str | None = None, url: str | None = None, row_i
     # Two refreshes writing one store's rows take turns on its head row (PostgreSQL; SQLite has one
     # writer at a time anyway): the second replaces what the first committed instead of colliding.
     db.session.execute(select(CatalogCache.id).where(CatalogCache.id == row_id).with_for_update())
-    with catalog_rows.bulk_write() if removed is None else nullcontext():
+    with bulk_writes.bulk_write() if removed is None else nullcontext():
         if removed is None:
             catalog_rows.replace(row_id, entries)
         else:
