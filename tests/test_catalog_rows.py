@@ -4,7 +4,7 @@ search and filters find what the in-memory catalog found."""
 import pytest
 
 from panel.extensions import db
-from panel.marketplace import catalog, catalog_rows
+from panel.marketplace import bulk_writes, catalog, catalog_rows
 from panel.models import Module
 from panel.versions import newer
 
@@ -188,3 +188,28 @@ def test_an_address_urlsplit_cannot_read_loses_the_address_not_the_entry():
     plain = catalog.validate_entry({"slug": "plain", "name": "Plain", "version": "1.0.0",
                                     "docs_url": "https://docs.example.org:8443/x?y=1#z", "homepage": "HTTP://Example.org"})
     assert (plain["docs_url"], plain["homepage"]) == ("https://docs.example.org:8443/x?y=1#z", "HTTP://Example.org")
+
+
+def test_a_refresh_leaves_every_pooled_connection_checkpointing_as_before(app):
+    """The bulk write turns SQLite's automatic checkpoint off on its connection: left off, that
+    connection's commits would never copy the log back and the log would grow by a catalog a refresh."""
+    with app.app_context():
+        if db.engine.dialect.name != "sqlite":
+            pytest.skip("SQLite's write-ahead log")
+        held = [db.engine.connect() for _ in range(3)]  # a pool of several connections, as a busy worker has
+        for connection in held:
+            connection.close()
+        before = [db.engine.connect() for _ in range(3)]
+        defaults = {c.exec_driver_sql("PRAGMA wal_autocheckpoint").scalar() for c in before}
+        for connection in before:
+            connection.close()
+        for round_ in range(3):
+            catalog.save_catalog([catalog.validate_entry(extra(i, summary=f"round {round_}")) for i in range(50)])
+        bulk_writes.wait_for_checkpoints()
+        after = [db.engine.connect() for _ in range(db.engine.pool.checkedin() + 1)]
+        try:
+            assert {c.exec_driver_sql("PRAGMA wal_autocheckpoint").scalar() for c in after} == defaults == {1000}
+        finally:
+            for connection in after:
+                connection.close()
+    assert len(slugs_shown(app)) == 50

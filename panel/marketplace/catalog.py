@@ -20,9 +20,10 @@ from sqlalchemy import select, update
 from ..extensions import db
 from ..models import CatalogCache, Module, utcnow
 from ..versions import newer
-from . import cache_rows, catalog_rows
+from . import bulk_writes, cache_rows, catalog_rows
 from .client import StoreClient, StoreError
-from .entries import Validated, catalog_entries, validate_catalog, validate_entry  # noqa: F401 — validate_* re-exported
+from .entries import (Validated, as_dict, catalog_entries, decode_catalog, validate_catalog,  # noqa: F401 — validate_* re-exported
+                      validate_entry)
 
 log = logging.getLogger(__name__)
 
@@ -160,7 +161,7 @@ AFTER_REFRESH: list = []
 def refresh() -> RefreshResult:
     """A conditional fetch of the catalog; a 304 only notes the check and never rewrites the catalog."""
     try:
-        with catalog_rows.collector_paused():
+        with bulk_writes.collector_paused():
             result = _fetch()
     finally:
         _forget_request_catalog()
@@ -203,7 +204,7 @@ def _fetch() -> RefreshResult:
         _record_failure(url, str(exc))
         return RefreshResult("failed", str(exc))
     try:
-        result = client.get_json(_since_path(etag), etag=etag)
+        result = client.get_json(_since_path(etag), etag=etag, decode=decode_catalog)
         if result.not_modified:
             db.session.execute(update(CatalogCache).where(CatalogCache.id == row_id)
                                .values(checked_at=utcnow(), last_error=None, last_error_at=None))
@@ -250,11 +251,11 @@ def save_catalog(entries, etag: str | None = None, url: str | None = None, row_i
     # Two refreshes writing one store's rows take turns on its head row (PostgreSQL; SQLite has one
     # writer at a time anyway): the second replaces what the first committed instead of colliding.
     db.session.execute(select(CatalogCache.id).where(CatalogCache.id == row_id).with_for_update())
-    with catalog_rows.bulk_write() if removed is None else nullcontext():
+    with bulk_writes.bulk_write() if removed is None else nullcontext():
         if removed is None:
             catalog_rows.replace(row_id, entries)
         else:
-            catalog_rows.patch(row_id, list(entries), removed)
+            catalog_rows.patch(row_id, [as_dict(e) for e in entries], removed)
         skipped = getattr(entries, "skipped", 0)
         db.session.execute(update(CatalogCache).where(CatalogCache.id == row_id).values(skipped=skipped, **values))
         db.session.commit()

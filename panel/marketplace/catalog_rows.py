@@ -10,9 +10,7 @@ index (terms under three characters, which a trigram cannot hold, fall back to L
 through LIKE (PostgreSQL indexes it with pg_trgm when the migration could create the extension).
 """
 
-import gc
 import json
-from contextlib import contextmanager
 from functools import lru_cache
 from dataclasses import dataclass
 
@@ -24,7 +22,6 @@ from ..models import CatalogEntry, Module
 from ..versions import core_compatible, newer
 
 BATCH = 2000
-BULK_CACHE_KB = 16 * 1024
 _core_compatible = lru_cache(maxsize=1024)(core_compatible)  # a catalog repeats a few specifiers thousands of times
 LIKE_ESCAPE = "\\"
 FTS_DEFAULTS = {"automerge": 4, "crisismerge": 16}  # SQLite's own (fts5 documentation)
@@ -34,7 +31,11 @@ ENTRY = CatalogEntry.__table__
 
 
 def search_text(entry: dict) -> str:
-    return " ".join((entry["name"], entry["slug"], entry["summary"], entry["author"], entry["category"])).lower()
+    return _search_words(entry["name"], entry["slug"], entry["summary"], entry["author"], entry["category"])
+
+
+def _search_words(name: str, slug: str, summary: str, author: str, category: str) -> str:
+    return " ".join((name, slug, summary, author, category)).lower()
 
 
 COLUMNS = ("catalog_id", "slug", "sort_name", "category", "paid", "compatible", "newest", "search", "data")
@@ -43,18 +44,27 @@ COLUMNS = ("catalog_id", "slug", "sort_name", "category", "paid", "compatible", 
 _encode = msgspec.json.Encoder().encode
 
 
-def row_values(catalog_id: int, entry: dict) -> tuple:
+def row_values(catalog_id: int, entry) -> tuple:
     """The columns of one validated entry (in COLUMNS' order, `data` as JSON text); `compatible` is
-    the newest release this panel can run."""
-    versions = entry["versions"]
+    the newest release this panel can run. `entry`: validate_entry's dict or a FastEntry (the same
+    values as attributes, encoded by msgspec in the same order)."""
+    if entry.__class__ is dict:
+        return _row(catalog_id, entry, entry["slug"], entry["name"], entry["category"], entry["paid"],
+                    entry["version"], [(r["requires_core"], r["version"]) for r in entry["versions"]],
+                    entry["summary"], entry["author"])
+    return _row(catalog_id, entry, entry.slug, entry.name, entry.category, entry.paid, entry.version,
+                [(r.requires_core, r.version) for r in entry.versions], entry.summary, entry.author)
+
+
+def _row(catalog_id, entry, slug, name, category, paid, version, releases, summary, author) -> tuple:
     compatible = None
-    for release in reversed(versions):
-        if _core_compatible(release["requires_core"]):
-            compatible = release["version"]
+    for requires_core, release in reversed(releases):
+        if _core_compatible(requires_core):
+            compatible = release
             break
-    newest = versions[-1]["version"] if versions else entry["version"]
-    return (catalog_id, entry["slug"], entry["name"].lower()[:120], entry["category"], entry["paid"],
-            compatible, newest, search_text(entry), _encode(entry).decode())
+    newest = releases[-1][1] if releases else version
+    search = _search_words(name, slug, summary, author, category)
+    return (catalog_id, slug, name.lower()[:120], category, paid, compatible, newest, search, _encode(entry).decode())
 
 
 def _is_sqlite() -> bool:
@@ -93,35 +103,6 @@ def _insert_batch(batch: list[tuple]) -> int:
 
 SQLITE_INSERT = f"INSERT INTO catalog_entries ({', '.join(COLUMNS)}) VALUES ({', '.join('?' * len(COLUMNS))})"
 POSTGRES_COPY = f"COPY catalog_entries ({', '.join(COLUMNS)}) FROM STDIN"
-
-
-@contextmanager
-def collector_paused():
-    """No cycle collection while a catalog is read, checked and written: each of its passes walked
-    every object of the parsed catalog (60,000 entries: a third of the refresh), and nothing made
-    meanwhile is cyclic garbage worth finding. Process-wide, so only re-enabled by whoever paused it."""
-    paused = gc.isenabled()
-    gc.disable()
-    try:
-        yield
-    finally:
-        if paused:
-            gc.enable()
-
-
-@contextmanager
-def bulk_write():
-    """A bigger SQLite page cache while a whole catalog is written, given back afterwards. 16 MB: at
-    60,000 modules 256 MB wrote no faster here, and a worker kept about 90 MB of it after the refresh."""
-    if not _is_sqlite():
-        yield
-        return
-    before = db.session.execute(text("PRAGMA cache_size")).scalar()
-    db.session.execute(text(f"PRAGMA cache_size = -{BULK_CACHE_KB}"))
-    try:
-        yield
-    finally:
-        db.session.execute(text(f"PRAGMA cache_size = {int(before)}"))
 
 
 def replace(catalog_id: int, entries) -> int:

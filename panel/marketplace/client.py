@@ -230,8 +230,9 @@ class StoreClient:
             raise StoreError(_l("The marketplace answered with an error (HTTP %(code)s).",
                                 code=response.status_code))
 
-    def get_json(self, path: str, etag: str | None = None) -> JsonResult:
-        """A JSON document; with `etag`, a 304 comes back as `not_modified` and no body."""
+    def get_json(self, path: str, etag: str | None = None, decode=json.loads) -> JsonResult:
+        """A JSON document; with `etag`, a 304 comes back as `not_modified` and no body. `decode`
+        reads the body (json.loads by default) and raises ValueError for one that is not JSON."""
         deadline = Deadline(self.total_timeout)
         headers = {"If-None-Match": etag} if etag else {}
         response = self._get(self.url(path), deadline, headers)
@@ -241,7 +242,7 @@ class StoreClient:
         self._check_status(response)
         body = b"".join(self._iter_capped(response, self.max_json_bytes, deadline))
         try:
-            data = json.loads(body)
+            data = decode(body)
         except (ValueError, RecursionError):
             raise StoreError(_l("The marketplace sent an answer that is not valid JSON.")) from None
         return JsonResult(data=data, etag=response.headers.get("ETag"))
