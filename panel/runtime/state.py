@@ -181,11 +181,13 @@ def cache(name: str, depends_on: tuple[str, ...], max_entries: int = 16) -> Coun
 
 # Which counter moves when a row of these models is written through the ORM. A toggle writes its
 # module's row directly (services.modules.write) and moves `generation` instead.
-COUNTED_MODELS = {Module: "sidebar", MenuSection: "sidebar", User: "sessions", UserSession: "sessions",
-                  CatalogCache: "catalog"}
-# Tables whose UPDATE and DELETE statements (not only ORM objects) move their counter: their rows
-# are mostly written that way, and never in a toggle's hot path.
-COUNTED_STATEMENTS = {CatalogCache: "catalog"}
+COUNTED_MODELS = {Module: "sidebar", MenuSection: "sidebar", User: "sessions", UserSession: "sessions"}
+# Tables whose writes move their counter just before the commit, and whose UPDATE and DELETE
+# statements (not only ORM objects) count too: their rows are mostly written that way. The
+# counter's row is then always the last lock such a transaction takes: two catalog refreshes, each
+# holding a catalog row, never wait for each other's counter (PostgreSQL found that deadlock).
+COUNTED_AT_COMMIT = {CatalogCache: "catalog"}
+_AT_COMMIT = "panel_counters_at_commit"
 
 
 @event.listens_for(Session, "before_flush")
@@ -196,15 +198,32 @@ def _counted_writes(session, flush_context, instances) -> None:
     moved = {COUNTED_MODELS[type(obj)] for obj in changed if type(obj) in COUNTED_MODELS}
     if moved:
         bump(*sorted(moved), session=session)
+    _move_at_commit(session, {COUNTED_AT_COMMIT[type(obj)] for obj in changed if type(obj) in COUNTED_AT_COMMIT})
 
 
 @event.listens_for(Session, "do_orm_execute")
 def _counted_statements(orm_execute_state) -> None:
-    """UPDATE and DELETE statements on `COUNTED_STATEMENTS` tables move their counter in the same
-    transaction."""
-    if not (orm_execute_state.is_update or orm_execute_state.is_delete):
-        return
-    mapper = orm_execute_state.bind_mapper
-    key = COUNTED_STATEMENTS.get(mapper.class_) if mapper is not None else None
-    if key is not None:
-        bump(key, session=orm_execute_state.session)
+    if orm_execute_state.is_update or orm_execute_state.is_delete:
+        mapper = orm_execute_state.bind_mapper
+        key = COUNTED_AT_COMMIT.get(mapper.class_) if mapper is not None else None
+        if key is not None:
+            _move_at_commit(orm_execute_state.session, {key})
+
+
+def _move_at_commit(session, keys: set) -> None:
+    if keys:
+        session.info.setdefault(_AT_COMMIT, set()).update(keys)
+        session.info[_UNCOMMITTED] = True  # nothing this transaction reads is kept meanwhile
+
+
+@event.listens_for(Session, "before_commit")
+def _moved_at_commit(session) -> None:
+    session.flush()  # a pending write marks its counter now, not after
+    keys = session.info.pop(_AT_COMMIT, None)
+    if keys:
+        bump(*sorted(keys), session=session)
+
+
+@event.listens_for(Session, "after_rollback")
+def _not_moved(session) -> None:
+    session.info.pop(_AT_COMMIT, None)
