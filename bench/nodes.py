@@ -44,7 +44,7 @@ def main():
         cookies_b, _ = sign_in(b.url)
 
         # 1. install on A, enable on A, then the first page served by B
-        flask_cli(a.env, "modules", "install", "hello")
+        flask_cli(a.env, "modules", "install", "hello", "--yes")
         htmx(f"{a.url}/modules/hello/enable", cookies_a, token_a).raise_for_status()
         start = time.perf_counter()
         polls = 0
