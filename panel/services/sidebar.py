@@ -170,7 +170,7 @@ def build_after_switch(slug: str) -> tuple[SidebarSection, ...]:
     after = _switched(before, slug, row)
     stamp = (generation, sidebar_counter)
     _built().put(stamp, True, after)
-    _built().put(stamp, False, tuple(section for section in after if section.entries))
+    _built().put(stamp, False, BuiltSidebar(section for section in after if section.entries))
     return after
 
 
@@ -187,4 +187,4 @@ def _switched(sections: tuple[SidebarSection, ...], slug: str, row) -> tuple[Sid
             at = next((i for i, other in enumerate(entries) if other.order > entry.order), len(entries))
             entries.insert(at, entry)
         changed.append(replace(section, entries=tuple(entries)))
-    return tuple(changed)
+    return BuiltSidebar(changed)

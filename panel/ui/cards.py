@@ -63,26 +63,18 @@ class Card(NamedTuple):
 CARD_COLUMNS = (Module.slug, Module.name, Module.version, Module.category, Module.author, Module.description,
                 Module.docs_url, Module.state, Module.error,
                 Module.manifest[("menu", "icon")].as_string().label("icon"), Module.previous_version)
-# A page's rows also carry what the shown catalog and the update policy say of each module, joined
-# in the same query: a page of cards is one statement, not three.
-PAGE_COLUMNS = (*CARD_COLUMNS, CatalogEntry.compatible, CatalogEntry.newest,
+# What the shown catalog (given as `catalog_id`) and the update policy say of a module, joined in
+# the same statement as its row: a page of cards is one statement, not three, and so is a toggle's card.
+SIDE_COLUMNS = (CatalogEntry.compatible, CatalogEntry.newest,
                 UpdatePolicy.pinned, UpdatePolicy.skipped_version, UpdatePolicy.auto_update)
+SIDE_JOINS = ((CatalogEntry, and_(CatalogEntry.catalog_id == bindparam("catalog_id"), CatalogEntry.slug == Module.slug)),
+              (UpdatePolicy, UpdatePolicy.slug == Module.slug))
+PAGE_COLUMNS = (*CARD_COLUMNS, *SIDE_COLUMNS)
 
-
-# One statement per page (see services.modules.ListingPage), the shown catalog given as `catalog_id`.
-_PAGE = modules.ListingPage(PAGE_COLUMNS, (
-    (CatalogEntry, and_(CatalogEntry.catalog_id == bindparam("catalog_id"), CatalogEntry.slug == Module.slug)),
-    (UpdatePolicy, UpdatePolicy.slug == Module.slug)))
-
-
-# What the shown catalog and the update policy say of one module: a toggle's card in one statement.
-_SIDE = (select(CatalogEntry.compatible, CatalogEntry.newest, UpdatePolicy.pinned, UpdatePolicy.skipped_version,
-                UpdatePolicy.auto_update)
-         .select_from(Module)
-         .outerjoin(CatalogEntry, and_(CatalogEntry.catalog_id == bindparam("catalog_id"),
-                                       CatalogEntry.slug == Module.slug))
-         .outerjoin(UpdatePolicy, UpdatePolicy.slug == Module.slug)
-         .where(Module.slug == bindparam("slug")))
+_PAGE = modules.ListingPage(PAGE_COLUMNS, SIDE_JOINS)  # see services.modules.ListingPage
+_SIDE = select(*SIDE_COLUMNS).select_from(Module).where(Module.slug == bindparam("slug"))
+for _table, _on in SIDE_JOINS:
+    _SIDE = _SIDE.outerjoin(_table, _on)
 
 
 # Parsing two versions costs more than the rest of a card; a list compares the same pairs each time.
