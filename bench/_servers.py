@@ -58,6 +58,17 @@ class Gunicorn:
                 sys.exit(f"gunicorn {target} did not start:\n{self.log.read()[-2000:]}")
             time.sleep(0.2)
 
+    def cpu_seconds(self) -> float:
+        """CPU time (user + system) used so far by the master and its live workers."""
+        tick = os.sysconf("SC_CLK_TCK")
+        pids = [self.process.pid, *Path(f"/proc/{self.process.pid}/task/{self.process.pid}/children").read_text().split()]
+        total = 0
+        for pid in pids:
+            with open(f"/proc/{pid}/stat") as fh:
+                fields = fh.read().rsplit(")", 1)[1].split()
+            total += int(fields[11]) + int(fields[12])  # utime, stime
+        return total / tick
+
     def stop(self):
         if self.process.poll() is None:
             os.killpg(self.process.pid, signal.SIGTERM)

@@ -64,8 +64,10 @@ def client_loop(url, cookies, token, deadline, number, results, lock):
         session.close()
 
 
-def run_load(url, cookies, token) -> tuple[dict, float]:
+def run_load(url, cookies, token, server) -> tuple[dict, float, dict]:
+    """The load, and the CPU each side used per request (server: gunicorn's processes; client: this one)."""
     results, lock = defaultdict(list), threading.Lock()
+    server_cpu, client_cpu = server.cpu_seconds(), time.process_time()
     deadline = time.monotonic() + SECONDS
     threads = [threading.Thread(target=client_loop, args=(url, cookies, token, deadline, n, results, lock))
                for n in range(CLIENTS)]
@@ -74,29 +76,36 @@ def run_load(url, cookies, token) -> tuple[dict, float]:
         thread.start()
     for thread in threads:
         thread.join(timeout=SECONDS + 120)
-    return results, time.monotonic() - start
+    requests_made = max(1, sum(len(samples) for samples in results.values()))
+    cpu = {"server": (server.cpu_seconds() - server_cpu) / requests_made * 1000,
+           "client": (time.process_time() - client_cpu) / requests_made * 1000}
+    return results, time.monotonic() - start, cpu
 
 
 def percentile(sorted_values, p):
     return sorted_values[min(len(sorted_values) - 1, int(len(sorted_values) * p))] * 1000
 
 
-def summary(results, duration) -> dict:
-    out = {}
+def summary(results, duration, cpu) -> dict:
+    out = {"cpu": cpu}
     for route, samples in sorted(results.items()):
         times = sorted(t for t, _ in samples)
         out[route] = {"n": len(samples), "errors": sum(not ok for _, ok in samples),
                       "p50": percentile(times, 0.50), "p95": percentile(times, 0.95), "p99": percentile(times, 0.99)}
     everything = sorted(t for samples in results.values() for t, _ in samples)
-    out["all"] = {"n": len(everything), "errors": sum(r["errors"] for r in out.values()),
+    out["all"] = {"n": len(everything), "errors": sum(r["errors"] for key, r in out.items() if key != "cpu"),
                   "p50": percentile(everything, 0.5), "p95": percentile(everything, 0.95),
                   "p99": percentile(everything, 0.99), "rps": len(everything) / duration}
     return out
 
 
 def show(name, stats):
-    print(f"  {name}: {stats['all']['rps']:.0f} requests/s, {stats['all']['errors']} errors")
+    cpu = stats["cpu"]
+    print(f"  {name}: {stats['all']['rps']:.0f} requests/s, {stats['all']['errors']} errors; CPU per request: "
+          f"server {cpu['server']:.2f} ms, load generator {cpu['client']:.2f} ms")
     for route, s in stats.items():
+        if route == "cpu":
+            continue
         print(f"    {route:18} n={s['n']:6}  errors={s['errors']:4}  p50={s['p50']:7.1f} ms  "
               f"p95={s['p95']:7.1f} ms  p99={s['p99']:7.1f} ms")
 
@@ -118,12 +127,12 @@ def bench(database: str, server=None):
     try:
         cookies, token = sign_in(panel.url)
         requests.post(f"{panel.url}/marketplace/refresh", cookies=cookies, data={"csrf_token": token}, timeout=60)
-        panel_stats = summary(*run_load(panel.url, cookies, token))
+        panel_stats = summary(*run_load(panel.url, cookies, token, panel))
     finally:
         panel.stop()
     bare = Gunicorn("bench._bare_app:app", {"BENCH_DATABASE_URL": database_url}, workers=4)
     try:
-        bare_stats = summary(*run_load(bare.url, {}, ""))
+        bare_stats = summary(*run_load(bare.url, {}, "", bare))
     finally:
         bare.stop()
     print(f"{database}: {CLIENTS} clients for {SECONDS:.0f} s each, gunicorn 4 workers × 4 threads")

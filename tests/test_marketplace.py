@@ -12,6 +12,7 @@ from conftest import htmx_post, install_sample
 from panel.extensions import db
 from panel.marketplace import catalog
 from panel.models import CatalogCache, Job, Module
+from panel.runtime.registry import bump_code_generation
 from panel.services import jobs
 
 BANNER = "Marketplace unreachable — showing the catalog from"
@@ -286,6 +287,27 @@ def test_card_actions_install_update_installed_and_incompatible(app, admin_clien
     assert action("hello")[0] == "installed" and "Reinstall" in action("hello")[1]  # 2.0.0 needs core 2
     assert action("future_only")[0] == "incompatible"
     assert 'action="/marketplace/invoices_pro/install"' in html
+
+
+def test_a_kept_page_follows_installs_and_versions_written_by_another_worker(app, admin_client, hub_server):
+    """A marketplace page is read from the database once and kept until the catalog, module code or
+    module rows move; a toggle moves none of them, an install or a version written elsewhere does."""
+    fetch(admin_client)
+
+    def action(slug):
+        html = marketplace_html(admin_client)
+        return re.search(r'data-action="(\w+)"', html.split(f'id="mp-{slug}"', 1)[1]).group(1)
+
+    assert action("notes") == "install"
+    install_sample(app, "notes")  # another worker's install: same database, not this request's
+    assert action("notes") == "update"  # the sample is 1.0.0, the store has 1.1.0
+    htmx_post(admin_client, "/modules/notes/enable")
+    assert action("notes") == "update"
+    with app.app_context():  # the newer version landed on another node (its installer moves `code`)
+        db.session.execute(Module.__table__.update().where(Module.slug == "notes").values(version="1.1.0"))
+        bump_code_generation()
+        db.session.commit()
+    assert action("notes") == "installed"
 
 
 def test_paging_a_large_catalog(app, admin_client, hub_server):

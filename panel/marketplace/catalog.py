@@ -19,6 +19,7 @@ from sqlalchemy import select, update
 
 from ..extensions import db
 from ..models import CatalogCache, Module, utcnow
+from ..runtime import state as counted
 from ..versions import newer
 from . import bulk_writes, cache_rows, catalog_rows
 from .client import StoreClient, StoreError
@@ -330,6 +331,24 @@ def action_for(entry: dict, installed: dict[str, str]) -> dict:
 
 
 Page = catalog_rows.Page
+
+
+# What a marketplace page shows of the catalog and the installed modules moves only with these:
+# the stored catalog, module code (install, update, uninstall, rollback) and module rows written
+# any other way. A toggle moves none of them, so a busy panel keeps serving the page it read.
+PAGE_DEPENDS_ON = ("catalog", "code", "sidebar")
+
+
+def browse_page(shown: Catalog, query: str = "", category: str = "", price: str = "", show: str = "",
+                page: int = 1, per_page: int = 24) -> tuple[Page, dict[str, str]]:
+    """A page of the shown catalog and the installed version of each module on it, read from the
+    database once per process until one of `PAGE_DEPENDS_ON` moves. Callers must not change them."""
+    key = (shown.id, shown.fetched_at, query, category, price, show, page, per_page)
+
+    def read() -> tuple[Page, dict[str, str]]:
+        found = browse(shown, query, category, price, show, page, per_page)
+        return found, installed_versions(e["slug"] for e in found.entries)
+    return counted.cache("marketplace_pages", PAGE_DEPENDS_ON, 64).get_or_compute(key, read)
 
 
 def browse(shown: Catalog, query: str = "", category: str = "", price: str = "", show: str = "", page: int = 1,

@@ -9,6 +9,7 @@ from ..i18n import LANGUAGE_NAMES
 from ..versions import CORE_VERSION
 from .cards import cards_html
 from .dashboard import audit_action_label
+from .fragments import request_token
 from .jinja import ModuleTemplateLoader, request_translations
 from .layout import layout_assets, layout_header
 from .sidebar import sidebar_html
@@ -29,6 +30,7 @@ def init_app(app) -> None:
     app.add_template_global(layout_assets)
     app.add_template_global(layout_header)
     app.add_template_global(cards_html)
+    app.add_template_global(request_token, "csrf_token")  # Flask-WTF's, asked once per request
     app.add_template_global(audit_action_label)
     app.add_template_global(CORE_VERSION, "core_version")
     app.add_template_global(get_locale)

@@ -42,8 +42,16 @@ def request_key() -> tuple:
     return key
 
 
+def request_token() -> str:
+    """This request's CSRF token, asked of Flask-WTF once: each call there re-reads its settings."""
+    token = g.get("_panel_csrf_token")
+    if token is None:
+        token = g._panel_csrf_token = generate_csrf()
+    return token
+
+
 def with_token(html: str) -> Markup:
-    return Markup(html.replace(TOKEN_MARKER, generate_csrf()) if TOKEN_MARKER in html else html)
+    return Markup(html.replace(TOKEN_MARKER, request_token()) if TOKEN_MARKER in html else html)
 
 
 class FragmentCache:

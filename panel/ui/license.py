@@ -5,13 +5,13 @@ from datetime import timedelta
 
 from flask import url_for
 from flask_babel import format_timedelta, gettext, ngettext
-from flask_wtf.csrf import generate_csrf
 
 from ..licensing import token
 from ..marketplace import catalog
 from ..marketplace.licenses import REASONS, REFRESH_EVERY
 from ..models import utcnow
 from ..services import licenses
+from .fragments import request_token
 
 ENDING_SOON = timedelta(days=3)
 
@@ -87,7 +87,7 @@ def license_context(key_error: str = "", key_value: str = "", coupon_error: str 
     owned, trials = _rows(view)
     return {"license": view, "installation_id": installation, "owned": owned, "trials": trials,
             **status_sentences(view), "key_error": key_error, "key_value": key_value or (view.key or ""),
-            "coupon_error": coupon_error, "coupon_value": coupon_value, "csrf": generate_csrf()}
+            "coupon_error": coupon_error, "coupon_value": coupon_value, "csrf": request_token()}
 
 
 def dashboard_license_context() -> dict:

@@ -4,11 +4,11 @@ import re
 
 from flask import url_for
 from flask_babel import gettext
-from flask_wtf.csrf import generate_csrf
 
 from ..marketplace import catalog, documents
 from ..marketplace.client import StoreError
 from ..versions import CORE_VERSION, core_compatible, newer
+from .fragments import request_token
 from .license import marketplace_license
 from .market_cards import market_card, market_cards_html
 
@@ -44,9 +44,8 @@ def marketplace_context(filters: dict, refresh_result: catalog.RefreshResult | N
     st = catalog.state()
     if background and refresh_result is None:
         catalog.refresh_in_background(st)
-    page = catalog.browse(st.catalog, filters["query"], filters["category"], filters["price"], filters["show"],
-                          filters["page"], PER_PAGE)
-    installed = catalog.installed_versions(e["slug"] for e in page.entries)
+    page, installed = catalog.browse_page(st.catalog, filters["query"], filters["category"], filters["price"],
+                                          filters["show"], filters["page"], PER_PAGE)
     labels = action_labels()
     base = url_for("marketplace.index")
     cards = market_cards_html([market_card(e, action_view(catalog.action_for(e, installed), labels),
@@ -56,7 +55,7 @@ def marketplace_context(filters: dict, refresh_result: catalog.RefreshResult | N
         "state": st, "cards": cards, "pager": page, "filters": filters, "filter_args": filter_args,
         "categories": st.catalog.categories, "refresh_result": refresh_result,
         "waiting": not st.catalog.count and not st.last_error and (st.refreshing or st.checked_at is None),
-        "core_version": CORE_VERSION, "labels": labels, "csrf": generate_csrf(), "mp_base": base,
+        "core_version": CORE_VERSION, "labels": labels, "csrf": request_token(), "mp_base": base,
     }
 
 
@@ -118,7 +117,7 @@ def detail_context(slug: str, tab: str, network: bool) -> dict | None:
         "item": item, "tab": tab, "tabs": TABS, "detail": data, "loaded": data is not None or error is not None,
         "error": error, "action": action_view(catalog.action_for(item, installed), action_labels()),
         "license": marketplace_license(item),
-        "labels": action_labels(), "csrf": generate_csrf(), "mp_base": url_for("marketplace.index"),
+        "labels": action_labels(), "csrf": request_token(), "mp_base": url_for("marketplace.index"),
         "installed": installed.get(slug),
         "description_html": documents.render_markdown(data["description"] if data else item["summary"]),
         "eula_html": documents.render_markdown(data["eula"]) if data and data["eula"] else None,
