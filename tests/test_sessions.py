@@ -63,6 +63,22 @@ def test_a_session_without_keep_me_signed_in_ends_after_its_hours(app, client):
         assert client.get("/").status_code == 302
 
 
+def test_a_cookie_checked_once_is_still_refused_when_too_old_or_altered(app, client):
+    """Each worker checks a session cookie's signature once and remembers it: its age is still
+    checked on every request, and any other cookie is checked anew."""
+    app.config["PERMANENT_SESSION_LIFETIME"] = timedelta(hours=1)
+    create_admin(app)
+    login(client)
+    cookie = cookies_of(client)["session"]
+    assert with_cookies(app, {"session": cookie}).get("/").status_code == 200  # checked, and remembered
+    altered = cookie[:-2] + ("A" if cookie[-2] != "A" else "B") + cookie[-1]
+    assert with_cookies(app, {"session": altered}).get("/").status_code == 302
+    with time_machine.travel(utcnow() + timedelta(minutes=59), tick=False):
+        assert with_cookies(app, {"session": cookie}).get("/").status_code == 200
+    with time_machine.travel(utcnow() + timedelta(minutes=61), tick=False):
+        assert with_cookies(app, {"session": cookie}).get("/").status_code == 302
+
+
 def test_changing_the_password_ends_every_other_session(app, client):
     create_admin(app)
     other = app.test_client()
