@@ -10,20 +10,14 @@ from ..versions import CORE_VERSION
 from .cards import cards_html
 from .dashboard import audit_action_label
 from .fragments import request_token
-from .jinja import ModuleTemplateLoader, request_translations
+from .jinja import ModuleTemplateLoader, install_translations
 from .layout import layout_assets, layout_header
 from .sidebar import sidebar_html
 
 
 def init_app(app) -> None:
     app.jinja_loader = ChoiceLoader([app.jinja_loader, ModuleTemplateLoader(app.extensions["module_registry"])])
-    app.jinja_env.install_gettext_callables(
-        gettext=lambda s: request_translations().ugettext(s),
-        ngettext=lambda s, p, n: request_translations().ungettext(s, p, n),
-        pgettext=lambda c, s: request_translations().upgettext(c, s),
-        npgettext=lambda c, s, p, n: request_translations().unpgettext(c, s, p, n),
-        newstyle=True,
-    )
+    install_translations(app.jinja_env)
     app.jinja_env.trim_blocks = True
     app.jinja_env.lstrip_blocks = True
     app.add_template_global(sidebar_html)
