@@ -113,7 +113,7 @@ _COUNTS = select(_count(), _count("enabled"), _count("failed"))
 
 def counts() -> dict[str, int]:
     """How many modules are installed, and in each state (one cheap statement, always current)."""
-    installed, enabled, failed = db.session.execute(_COUNTS).one()
+    installed, enabled, failed = db.session.connection().execute(_COUNTS).one()
     return {"enabled": enabled, "disabled": installed - enabled - failed, "failed": failed, "installed": installed}
 
 
