@@ -12,7 +12,7 @@ import threading
 from collections import OrderedDict
 from collections.abc import Callable, Hashable
 
-from flask import g, request
+from flask import current_app, g, request, session
 from flask_wtf.csrf import generate_csrf
 from markupsafe import Markup
 
@@ -43,11 +43,31 @@ def request_key() -> tuple:
 
 
 def request_token() -> str:
-    """This request's CSRF token, asked of Flask-WTF once: each call there re-reads its settings."""
+    """This request's CSRF token, asked of Flask-WTF once: each call there re-reads its settings.
+
+    Flask-WTF signs the session's raw token anew on every request. While tokens have no time limit
+    (WTF_CSRF_TIME_LIMIT None: a token lives as long as its session) any of those signatures is as
+    good as another, so each process signs a raw token once and hands out that signature."""
     token = g.get("_panel_csrf_token")
     if token is None:
-        token = g._panel_csrf_token = generate_csrf()
+        config = current_app.config
+        reusable = config.get("WTF_CSRF_TIME_LIMIT") is None
+        key = (config.get("WTF_CSRF_SECRET_KEY") or current_app.secret_key, session.get("csrf_token"))
+        token = _signed.get(key) if reusable and key[1] else None
+        if token is None:
+            token = generate_csrf()
+            if reusable:
+                with _signed_lock:
+                    if len(_signed) >= MAX_SIGNED:
+                        _signed.clear()
+                    _signed[(key[0], session.get("csrf_token"))] = token
+        g._panel_csrf_token = token
     return token
+
+
+MAX_SIGNED = 4096
+_signed: dict[tuple, str] = {}
+_signed_lock = threading.Lock()
 
 
 def with_token(html: str) -> Markup:
