@@ -153,16 +153,19 @@ def _parse_manifest(raw: bytes) -> manifest_mod.Manifest:
 def discover_if_changed(actor: str = "system") -> list[str]:
     """`discover`, only when the modules folder changed since this process last looked (a folder
     copied in or removed changes its mtime): /modules must not list a folder of thousands on every
-    request. Looked at again when the change fell within a second of the last look (mtime ticks)."""
+    request. A change that fell within a second of the last look is looked at again, since a folder
+    copied in during the same mtime tick leaves the mtime as it was; but at most every tenth of a
+    second, not on every request of that second (at 1,000 modules, 16 ms a page instead of 3)."""
     root = Path(current_app.config["MODULES_PATH"])
     try:
         changed_ns = root.stat().st_mtime_ns
     except OSError:
         return []
     last = _looked_at.get(str(root))
-    if last is not None and last[0] == changed_ns and last[1] - changed_ns > 1_000_000_000:
-        return []
     looked_ns = time.time_ns()
+    if last is not None and last[0] == changed_ns and (last[1] - changed_ns > 1_000_000_000
+                                                       or looked_ns - last[1] < 100_000_000):
+        return []
     found = discover(actor)
     _looked_at[str(root)] = (changed_ns, looked_ns)
     return found
