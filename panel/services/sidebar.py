@@ -3,7 +3,7 @@
 from dataclasses import dataclass, field, replace
 
 from flask_babel import lazy_gettext as _l
-from sqlalchemy import select
+from sqlalchemy import bindparam, select
 
 from ..extensions import db
 from ..models import DEFAULT_ICON, MenuSection, Module
@@ -87,6 +87,7 @@ _ENTRIES = (
     .where(Module.state == "enabled", Module.show_in_sidebar.is_(True))
     .order_by(Module.position, Module.name)
 )
+_ENTRY = _ENTRIES.where(Module.slug == bindparam("slug"))  # built once, like every statement of a toggle
 
 
 def section_rows() -> tuple:
@@ -166,7 +167,7 @@ def build_after_switch(slug: str) -> tuple[SidebarSection, ...]:
     if kept is None:
         return build(edit=True)
     (_, sidebar_counter), before = kept
-    row = db.session.connection().execute(_ENTRIES.where(Module.slug == slug)).first()
+    row = db.session.connection().execute(_ENTRY, {"slug": slug}).first()
     after = _switched(before, slug, row)
     stamp = (generation, sidebar_counter)
     _built().put(stamp, True, after)
