@@ -24,7 +24,10 @@ def init_app(app) -> None:
     app.add_template_global(layout_assets)
     app.add_template_global(layout_header)
     app.add_template_global(cards_html)
-    app.add_template_global(request_token, "csrf_token")  # Flask-WTF's, asked once per request
+    # Flask-WTF's `csrf_token`, asked once per request; Flask-WTF also puts its own in every
+    # template's context, which this context processor, registered after it, replaces.
+    app.add_template_global(request_token, "csrf_token")
+    app.context_processor(lambda: {"csrf_token": request_token})
     app.add_template_global(audit_action_label)
     app.add_template_global(CORE_VERSION, "core_version")
     app.add_template_global(get_locale)
