@@ -105,6 +105,8 @@ def create_app(test_config=None) -> Flask:
     )
     configure(app, test_config)
     logging.basicConfig(level=app.config["LOG_LEVEL"])
+    # Alembic, imported on first use (after this), lists each of its plugins at INFO as it loads: not news.
+    logging.getLogger("alembic.runtime.plugins").setLevel(logging.WARNING)
 
     db.init_app(app)
     migrate.init_app(app, db, directory=MIGRATIONS_DIR, render_as_batch=True)
