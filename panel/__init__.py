@@ -87,7 +87,7 @@ class EmbeddedHub:
     def __call__(self, environ, start_response):
         try:
             store = self.app
-        except Exception:  # noqa: BLE001 — e.g. an unreadable signing key: the store says so, the panel goes on
+        except Exception:  # noqa: BLE001 — e.g. a HUB_ setting it cannot read: the store says so, the panel goes on
             log.exception("the embedded store could not start")
             start_response("503 Service Unavailable", [("Content-Type", "application/json")])
             return [b'{"error": "The embedded store could not start; see the panel\'s log."}']

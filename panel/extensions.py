@@ -3,7 +3,7 @@ way the panel imports a library only some requests need.
 
 A serving worker renders pages; a few actions need much more: the store client (`requests`), a
 signature check (`cryptography`), a migration (`alembic`, Flask-Migrate), markdown. Imported at start,
-they cost every worker about 30 MB and a third of its start-up (bench/startup.py). So the files that
+they cost every worker about 25 MB and a quarter of its start-up (bench/startup.py). So the files that
 use them name them at the top with `lazy_module`, and the import runs on first use.
 """
 
