@@ -27,20 +27,20 @@ class LazyModule:
     threads: Python's import lock makes a second thread wait for the first thread's import to finish.
     """
 
-    __slots__ = ("name", "_module")
+    __slots__ = ("_lazy_name", "_lazy_module")  # names no module exports, so none is hidden
 
     def __init__(self, name: str):
-        self.name = name
-        self._module = None
+        self._lazy_name = name
+        self._lazy_module = None
 
     def __getattr__(self, attribute):
-        module = self._module
+        module = self._lazy_module
         if module is None:
-            module = self._module = importlib.import_module(self.name)
+            module = self._lazy_module = importlib.import_module(self._lazy_name)
         return getattr(module, attribute)
 
     def __repr__(self) -> str:
-        return f"<module {self.name!r}, imported on first use>"
+        return f"<module {self._lazy_name!r}, imported on first use>"
 
 
 def lazy_module(name: str) -> LazyModule:
