@@ -15,6 +15,7 @@ import threading
 from conftest import PASSWORD, ROOT, create_admin, install_sample, make_app
 
 from panel import EmbeddedHub
+from panel.extensions import lazy_module
 
 DEFERRED = ("alembic", "flask_migrate", "requests", "urllib3", "cryptography", "markdown", "nh3",
             "panel.hub", "panel.cli.admin", "panel.cli.modules", "panel.cli.license")
@@ -38,6 +39,16 @@ print(json.dumps(sorted(name for name in DEFERRED if name in sys.modules)))
 assert client.get("/store/api/modules").status_code == 200  # the embedded store, built now
 print(json.dumps(sorted(name for name in ("alembic", "flask_migrate") if name in sys.modules)))
 """
+
+
+def test_a_lazy_module_is_imported_by_its_first_attribute_read_once(tmp_path, monkeypatch):
+    (tmp_path / "lazy_probe.py").write_text("IMPORTS = []\nIMPORTS.append(1)\n")
+    monkeypatch.syspath_prepend(str(tmp_path))
+    monkeypatch.delitem(sys.modules, "lazy_probe", raising=False)
+    probe = lazy_module("lazy_probe")
+    assert "lazy_probe" not in sys.modules
+    assert probe.IMPORTS == [1] and probe.IMPORTS is sys.modules["lazy_probe"].IMPORTS
+    assert probe.IMPORTS == [1]  # not run again
 
 
 def test_a_worker_serving_pages_imports_none_of_what_only_some_actions_need(tmp_path, migrated_db):
