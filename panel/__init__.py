@@ -1,6 +1,7 @@
 """Module Panel: an admin panel that installs, switches and configures modules."""
 
 import logging
+import threading
 import time
 from pathlib import Path
 
@@ -13,8 +14,7 @@ from werkzeug.middleware.dispatcher import DispatcherMiddleware
 
 from . import cli, i18n, security, ui, views
 from .config import PROJECT_ROOT, configure, instance_path_from_env
-from .extensions import babel, csrf, db, htmx, login_manager, migrate
-from .hub import create_hub
+from .extensions import babel, csrf, db, htmx, lazy_module, login_manager, migrate
 from .installer import recover_at_start
 from .installer.following import PackageFollower
 from .runtime.registry import Registry
@@ -22,6 +22,8 @@ from .services import schema
 from .services.jobs import fail_interrupted_jobs
 
 MIGRATIONS_DIR = str(Path(__file__).resolve().parent / "migrations")
+hub = lazy_module("panel.hub")  # the embedded store, built by its first request (see `EmbeddedHub`)
+log = logging.getLogger(__name__)
 
 
 @event.listens_for(Engine, "connect")
@@ -65,6 +67,33 @@ def _ping_after_idle(dbapi_connection, connection_record, connection_proxy):
         raise DisconnectionError("an idle database connection was dropped") from exc  # the pool connects anew
 
 
+class EmbeddedHub:
+    """The reference store mounted at /store, built by its first request, once, not at every start:
+    the store signs packages and keeps its own database, which most workers never serve."""
+
+    def __init__(self, config: dict):
+        self.config = config
+        self._app: Flask | None = None
+        self._lock = threading.Lock()
+
+    @property
+    def app(self) -> Flask:
+        if self._app is None:
+            with self._lock:
+                if self._app is None:
+                    self._app = hub.create_hub(self.config)
+        return self._app
+
+    def __call__(self, environ, start_response):
+        try:
+            store = self.app
+        except Exception:  # noqa: BLE001 — e.g. a HUB_ setting it cannot read: the store says so, the panel goes on
+            log.exception("the embedded store could not start")
+            start_response("503 Service Unavailable", [("Content-Type", "application/json")])
+            return [b'{"error": "The embedded store could not start; see the panel\'s log."}']
+        return store(environ, start_response)
+
+
 def create_app(test_config=None) -> Flask:
     instance_path = (test_config or {}).get("INSTANCE_PATH") or instance_path_from_env()
     app = Flask(
@@ -76,6 +105,8 @@ def create_app(test_config=None) -> Flask:
     )
     configure(app, test_config)
     logging.basicConfig(level=app.config["LOG_LEVEL"])
+    # Alembic, imported on first use (after this), lists each of its plugins at INFO as it loads: not news.
+    logging.getLogger("alembic.runtime.plugins").setLevel(logging.WARNING)
 
     db.init_app(app)
     migrate.init_app(app, db, directory=MIGRATIONS_DIR, render_as_batch=True)
@@ -112,14 +143,13 @@ def create_app(test_config=None) -> Flask:
     app.before_request(PackageFollower().before_request)
 
     if app.config.get("EMBEDDED_HUB"):  # the reference store at /store, routed before the panel (no sign-in)
-        hub = create_hub({"INSTANCE_PATH": app.instance_path, **app.config["HUB_CONFIG"]})
-        app.extensions["embedded_hub"] = hub
-        app.wsgi_app = DispatcherMiddleware(app.wsgi_app, {"/store": hub})
+        store = EmbeddedHub({"INSTANCE_PATH": app.instance_path, **app.config["HUB_CONFIG"]})
+        app.extensions["embedded_hub"] = store
+        app.wsgi_app = DispatcherMiddleware(app.wsgi_app, {"/store": store})
 
     try:  # jobs a dead process left running; the table may not exist before the first migration
         with app.app_context():
             fail_interrupted_jobs()
     except Exception:  # noqa: BLE001 — start-up must not fail on this
-        log = logging.getLogger(__name__)
         log.debug("interrupted jobs not checked", exc_info=True)
     return app

@@ -303,4 +303,4 @@ def test_the_store_commands_work_from_the_panel_on_its_embedded_hub(app):
     result = app.test_cli_runner().invoke(args=["store", "coupon", "create", "--module", "invoices_pro",
                                                 "--days", "30"])
     assert result.exit_code == 0 and keys.is_valid_coupon(result.output.strip())
-    app.extensions["embedded_hub"].extensions["hub_licenses"].database.dispose()
+    app.extensions["embedded_hub"].app.extensions["hub_licenses"].database.dispose()

@@ -31,7 +31,7 @@ def licenses() -> LicenseStore:
     found = current_app.extensions.get("hub_licenses")
     if found is None:
         hub = current_app.extensions.get("embedded_hub")
-        found = hub.extensions.get("hub_licenses") if hub is not None else None
+        found = hub.app.extensions.get("hub_licenses") if hub is not None else None
     if found is None:
         raise click.ClickException("This panel runs no embedded store (EMBEDDED_HUB is off): run the command "
                                    "with the store's own app, `flask --app panel.hub:create_hub store …`.")

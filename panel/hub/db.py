@@ -11,11 +11,15 @@ import threading
 from contextlib import contextmanager
 from pathlib import Path
 
-from alembic import command
-from alembic.config import Config
 from sqlalchemy import (JSON, Column, DateTime, ForeignKey, Integer, MetaData, String, Table, UniqueConstraint,
                         create_engine, event, text)
 from sqlalchemy.engine import Engine
+
+from ..extensions import lazy_module
+
+# Only when the license database is first opened: a worker serving the catalog and packages never is.
+alembic_command = lazy_module("alembic.command")
+alembic_config_module = lazy_module("alembic.config")
 
 MIGRATIONS = Path(__file__).resolve().parent / "migrations"
 VERSION_TABLE = "hub_alembic_version"
@@ -101,8 +105,8 @@ def make_engine(url: str) -> Engine:
     return engine
 
 
-def alembic_config(engine: Engine) -> Config:
-    config = Config()
+def alembic_config(engine: Engine) -> "alembic_config_module.Config":
+    config = alembic_config_module.Config()
     config.set_main_option("script_location", str(MIGRATIONS))
     config.attributes["engine"] = engine
     return config
@@ -145,7 +149,7 @@ class HubDatabase:
                 if self._engine is None:
                     engine = make_engine(self.url)
                     with _migration_lock(engine, self.lock_file):
-                        command.upgrade(alembic_config(engine), "head")
+                        alembic_command.upgrade(alembic_config(engine), "head")
                         if self.on_ready:
                             self.on_ready(engine)
                     self._engine = engine

@@ -1,7 +1,8 @@
 """License keys, coupon codes and license tokens: shared by the panel and the store.
 
-Nothing here imports panel or hub code, so the panel uses it without the store, and a store of its
-own (not the embedded hub) can reuse it:
+Nothing here imports panel or hub code (but the foundation's `lazy_module`, which defers
+`cryptography` to the first signature made or checked), so the panel uses it without the store, and
+a store of its own (not the embedded hub) can reuse it:
 
 - `keys`: `PANEL-XXXXX-XXXXX-XXXXX-XXXXX` keys and `PANELUPD-XXXXX-XXXXX-XXXXX` coupons, checked offline.
 - `token`: the store-signed license token, its verification and the entitlement it grants.

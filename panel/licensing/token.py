@@ -26,15 +26,21 @@ A module listed with `until` in the past is kept in the token so the panel can s
 ("Trial ended on …").
 """
 
+from __future__ import annotations  # `ed25519.…Key` in a signature must not import cryptography
+
 import base64
 import binascii
 import json
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta, timezone
 
-from cryptography.exceptions import InvalidSignature
-from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
 from flask_babel import lazy_gettext as _l
+
+from ..extensions import lazy_module
+
+# Imported by the first token signed or verified: reading claims and entitlements needs no cryptography.
+crypto_exceptions = lazy_module("cryptography.exceptions")
+ed25519 = lazy_module("cryptography.hazmat.primitives.asymmetric.ed25519")
 
 PURPOSE = b"module-panel license-token v1\n"
 VERSION = 1
@@ -91,12 +97,12 @@ def _unb64(text: str) -> bytes:
     return base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))
 
 
-def sign(claims: dict, private_key: Ed25519PrivateKey) -> str:
+def sign(claims: dict, private_key: ed25519.Ed25519PrivateKey) -> str:
     payload = canonical(claims)
     return f"{_b64(payload)}.{_b64(private_key.sign(PURPOSE + payload))}"
 
 
-def verify(token, public_key: Ed25519PublicKey, installation: str | None = None) -> dict:
+def verify(token, public_key: ed25519.Ed25519PublicKey, installation: str | None = None) -> dict:
     """The claims of a token this key signed (for `installation`, when given); TokenError for
     anything else, with no detail: a forger has nothing to learn from it."""
     try:
@@ -104,7 +110,7 @@ def verify(token, public_key: Ed25519PublicKey, installation: str | None = None)
         payload, signature = _unb64(payload_text), _unb64(signature_text)
         public_key.verify(signature, PURPOSE + payload)
         claims = json.loads(payload.decode("utf-8"))
-    except (ValueError, TypeError, binascii.Error, InvalidSignature, UnicodeDecodeError):
+    except (ValueError, TypeError, binascii.Error, crypto_exceptions.InvalidSignature, UnicodeDecodeError):
         raise TokenError() from None
     if not isinstance(claims, dict) or claims.get("v") != VERSION or not isinstance(claims.get("modules"), dict):
         raise TokenError()

@@ -3,6 +3,8 @@
 No Flask request in here: settings come in as arguments (see `from_config`).
 """
 
+from __future__ import annotations  # `requests.Response` in a signature must not import requests
+
 import contextlib
 import hashlib
 import json
@@ -13,14 +15,17 @@ from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import urljoin, urlsplit
 
-import requests
 from flask_babel import lazy_gettext as _l
-from requests.adapters import HTTPAdapter
-from urllib3.exceptions import ConnectTimeoutError, NewConnectionError, ReadTimeoutError
-from urllib3.util.retry import Retry
 
 from ..errors import PanelError
+from ..extensions import lazy_module
 from ..versions import CORE_VERSION
+
+# Imported by the first request to a store (5 MB a worker that only renders pages does without).
+requests = lazy_module("requests")
+requests_adapters = lazy_module("requests.adapters")
+urllib3_exceptions = lazy_module("urllib3.exceptions")
+urllib3_retry = lazy_module("urllib3.util.retry")
 
 MAX_REDIRECTS = 3
 RETRY_STATUSES = (500, 502, 503, 504)
@@ -52,9 +57,10 @@ def _timed_out(exc: BaseException) -> bool:
     seen = set()
     while exc is not None and id(exc) not in seen:
         seen.add(id(exc))
-        if isinstance(exc, NewConnectionError):  # refused; urllib3 files it under connect timeouts
+        if isinstance(exc, urllib3_exceptions.NewConnectionError):  # refused; urllib3 files it under connect timeouts
             return False
-        if isinstance(exc, (requests.exceptions.Timeout, ReadTimeoutError, ConnectTimeoutError, socket.timeout)):
+        if isinstance(exc, (requests.exceptions.Timeout, urllib3_exceptions.ReadTimeoutError,
+                            urllib3_exceptions.ConnectTimeoutError, socket.timeout)):
             return True
         inner = exc.args[0] if exc.args and isinstance(exc.args[0], BaseException) else None
         exc = getattr(exc, "reason", None) or inner or exc.__cause__ or exc.__context__
@@ -124,8 +130,8 @@ class StoreClient:
         self.connect_timeout, self.read_timeout = connect_timeout, read_timeout
         self.retries, self.backoff = max(int(retries), 0), max(float(backoff), 0.0)
         # Retries are made here (see `_get`), not by urllib3, so they stay inside the overall deadline.
-        adapter = HTTPAdapter(max_retries=Retry(total=0, redirect=0, raise_on_status=False,
-                                                raise_on_redirect=False))
+        adapter = requests_adapters.HTTPAdapter(max_retries=urllib3_retry.Retry(
+            total=0, redirect=0, raise_on_status=False, raise_on_redirect=False))
         self.session.mount("http://", adapter)
         self.session.mount("https://", adapter)
 

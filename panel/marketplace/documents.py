@@ -7,20 +7,22 @@ there, after it a conditional GET refreshes it; when the store fails a stored co
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-import markdown as markdown_lib
-import nh3
 from flask import current_app
 from flask_babel import lazy_gettext as _l
 from markupsafe import Markup
 from sqlalchemy import select, update
 
-from ..extensions import db
+from ..extensions import db, lazy_module
 from ..models import CatalogCache, utcnow
 from ..versions import core_compatible, sort_key
 from . import cache_rows
 from .catalog import store_url
 from .entries import LIMITS, Malformed, _text, _version_text, safe_url
 from .client import StoreClient, StoreError
+
+# Only pages that show a description or a changelog render markdown.
+markdown_lib = lazy_module("markdown")
+nh3 = lazy_module("nh3")
 
 ALLOWED_TAGS = {"p", "br", "hr", "strong", "em", "b", "i", "code", "pre", "blockquote", "ul", "ol", "li",
                 "h1", "h2", "h3", "h4", "h5", "h6", "a", "table", "thead", "tbody", "tr", "th", "td", "del"}

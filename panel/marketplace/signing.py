@@ -1,5 +1,7 @@
 """Package signatures: the store's Ed25519 public key, pinned in the instance folder on first use."""
 
+from __future__ import annotations  # `ed25519.Ed25519PublicKey` in a signature must not import cryptography
+
 import base64
 import binascii
 import json
@@ -7,14 +9,17 @@ import os
 from functools import lru_cache
 from pathlib import Path
 
-from cryptography.exceptions import InvalidSignature
-from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 from flask import current_app
 from flask_babel import lazy_gettext as _l
 
 from ..errors import PackageError
+from ..extensions import lazy_module
 from ..licensing import package_signature
 from .client import StoreClient, StoreError
+
+# Imported by the first key or signature checked (7 MB a worker without paid modules does without).
+crypto_exceptions = lazy_module("cryptography.exceptions")
+ed25519 = lazy_module("cryptography.hazmat.primitives.asymmetric.ed25519")
 
 PIN_FILE = "marketplace_keys.json"
 
@@ -52,22 +57,22 @@ def _write_pins(pins: dict) -> None:
 
 
 @lru_cache(maxsize=16)
-def _decode_key(text) -> Ed25519PublicKey:
+def _decode_key(text) -> ed25519.Ed25519PublicKey:
     """The key of a pin; the same text gives the same key object (license checks run on every request)."""
     try:
         raw = base64.b64decode(text, validate=True)
-        return Ed25519PublicKey.from_public_bytes(raw)
+        return ed25519.Ed25519PublicKey.from_public_bytes(raw)
     except (binascii.Error, ValueError, TypeError):
         raise PackageError(_l("The marketplace published a signing key the panel cannot read.")) from None
 
 
-def known_key(base_url: str) -> Ed25519PublicKey | None:
+def known_key(base_url: str) -> ed25519.Ed25519PublicKey | None:
     """The key already pinned for the store at `base_url`, without any request; None when none is."""
     pinned = _read_pins().get(base_url)
     return _decode_key(pinned) if pinned else None
 
 
-def pinned_key(client: StoreClient) -> Ed25519PublicKey | None:
+def pinned_key(client: StoreClient) -> ed25519.Ed25519PublicKey | None:
     """The key pinned for this store; fetched and pinned on first use. None when the store signs nothing."""
     pins = _read_pins()
     if client.base_url in pins:
@@ -104,6 +109,6 @@ def verify(path: Path, signature: str, client: StoreClient, sha256: str) -> bool
         kind, raw = package_signature.parse(signature)
         signed = package_signature.message(sha256) if kind == package_signature.DIGEST else Path(path).read_bytes()
         key.verify(raw, signed)
-    except (InvalidSignature, ValueError):
+    except (crypto_exceptions.InvalidSignature, ValueError):
         raise PackageError(_l("The package's signature does not match the marketplace's key; it was not installed.")) from None
     return True

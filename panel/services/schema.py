@@ -12,15 +12,17 @@ import logging
 import re
 from pathlib import Path
 
-import flask_migrate
-from alembic.runtime.migration import MigrationContext
-from alembic.script import ScriptDirectory
 from flask import current_app
 from flask_babel import lazy_gettext as _l
 from sqlalchemy import text
 from sqlalchemy.exc import SQLAlchemyError
 
-from ..extensions import db
+from ..extensions import db, lazy_module
+
+# Only when a migration is pending: the check at every start reads the scripts' text instead.
+flask_migrate = lazy_module("flask_migrate")
+alembic_migration = lazy_module("alembic.runtime.migration")
+alembic_script = lazy_module("alembic.script")
 
 MIGRATION_LOCK_ID = 0x70616E656C  # "panel": any constant the hub's own lock id is not
 UPGRADE_HINT = _l("The database has no tables yet: run `flask --app app db upgrade` (or start the panel once).")
@@ -67,7 +69,7 @@ def pending() -> bool:
     level, quiet.level = quiet.level, logging.WARNING  # a check at every start is not news
     try:
         with db.engine.connect() as connection:
-            current = set(MigrationContext.configure(connection).get_current_heads())
+            current = set(alembic_migration.MigrationContext.configure(connection).get_current_heads())
     finally:
         quiet.setLevel(level)
     return current != heads
@@ -75,7 +77,7 @@ def pending() -> bool:
 
 def _heads() -> set[str]:
     config = current_app.extensions["migrate"].migrate.get_config(_migrations_dir())
-    return set(ScriptDirectory.from_config(config).get_heads())
+    return set(alembic_script.ScriptDirectory.from_config(config).get_heads())
 
 
 @contextlib.contextmanager

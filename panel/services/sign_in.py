@@ -10,12 +10,14 @@ from datetime import timedelta
 
 from flask import current_app
 from sqlalchemy import case, delete, select, update
-from sqlalchemy.dialects.postgresql import insert as pg_insert
-from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
-from ..extensions import db
+from ..extensions import db, lazy_module
 from ..models import SignInFailure, User, utcnow
 from . import audit, sessions, users
+
+# The upsert of the database in use (its engine has imported its dialect); the other is never imported.
+DIALECTS = {"postgresql": lazy_module("sqlalchemy.dialects.postgresql"),
+            "sqlite": lazy_module("sqlalchemy.dialects.sqlite")}
 
 FREE_FAILURES = 3
 WINDOW = timedelta(hours=1)
@@ -48,7 +50,7 @@ def _delay(failures: int) -> timedelta:
 
 def _count_failure(key: str) -> None:
     now = utcnow()
-    insert = pg_insert if db.engine.dialect.name == "postgresql" else sqlite_insert
+    insert = DIALECTS.get(db.engine.dialect.name, DIALECTS["sqlite"]).insert
     table = SignInFailure.__table__
     # One atomic statement: two workers failing at once both count.
     stmt = insert(table).values(key=key, failures=1, last_at=now, locked_until=None)
