@@ -22,14 +22,15 @@ from collections.abc import Callable, Hashable
 
 from flask import current_app, g, has_request_context
 from sqlalchemy import bindparam, event, select
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
-from ..extensions import db
+from ..extensions import db, lazy_module
 from ..models import CatalogCache, MenuSection, Module, PanelState, User, UserSession
 
 _ALL = select(PanelState.key, PanelState.value)
-_INSERTS = {"postgresql": postgresql.insert, "sqlite": sqlite.insert}
+# The upsert of the database in use (its engine has imported its dialect); the other is never imported.
+_DIALECTS = {"postgresql": lazy_module("sqlalchemy.dialects.postgresql"),
+             "sqlite": lazy_module("sqlalchemy.dialects.sqlite")}
 
 
 def read() -> dict[str, int]:
@@ -67,12 +68,12 @@ def bump(*keys: str, session: Session | None = None) -> None:
         if moved[key] is not None:
             continue
         # First time this counter moves: made by whichever writer comes first, then moved by the others.
-        insert = _INSERTS.get(connection.dialect.name)
-        if insert is None:
+        dialect = _DIALECTS.get(connection.dialect.name)
+        if dialect is None:
             session.add(PanelState(key=key, value=1))
             moved[key] = 1
             continue
-        made = connection.execute(insert(_TABLE).values(key=key, value=1).on_conflict_do_nothing())
+        made = connection.execute(dialect.insert(_TABLE).values(key=key, value=1).on_conflict_do_nothing())
         moved[key] = 1 if made.rowcount else connection.execute(_STEP, {"counter": key}).scalar()
     session.info[_UNCOMMITTED] = True
     if has_request_context():
