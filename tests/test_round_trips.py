@@ -50,20 +50,21 @@ class Wire:
         os.ftruncate(self.fd, 0)
         os.lseek(self.fd, 0, os.SEEK_SET)
 
-    def _trace(self) -> str:
+    def log(self) -> str:
+        """PostgreSQL: what libpq traced since `clear()`, message by message."""
         with open(self.path, encoding="utf-8", errors="replace") as fh:
             return fh.read()
 
     def round_trips(self) -> int:
         """PostgreSQL: answers the server ended (one per round trip); SQLite: statements run."""
         if ON_POSTGRES:
-            return len(re.findall(r"^B\t\d+\tReadyForQuery\t", self._trace(), re.MULTILINE))
+            return len(re.findall(r"^B\t\d+\tReadyForQuery\t", self.log(), re.MULTILINE))
         return len(self.sent)
 
     def commands(self, name: str) -> int:
         """How many BEGIN, COMMIT or ROLLBACK were sent."""
         if ON_POSTGRES:
-            return len(re.findall(rf'^F\t\d+\tQuery\t "{name}"', self._trace(), re.MULTILINE))
+            return len(re.findall(rf'^F\t\d+\tQuery\t "{name}"', self.log(), re.MULTILINE))
         return sum(1 for sent in self.sent if sent.strip().upper().startswith(name))
 
     def close(self) -> None:
@@ -101,14 +102,14 @@ def measured(wire, call):
 def test_a_steady_modules_page_makes_three_round_trips_and_opens_no_transaction(admin_client, wire, steady_modules):
     measured(wire, lambda: admin_client.get("/modules"))
     # The counters with the license row, the counts, the page's rows.
-    assert wire.round_trips() <= 3, wire.sent or wire._trace()
+    assert wire.round_trips() <= 3, wire.sent or wire.log()
     assert wire.commands("BEGIN") == 0 and wire.commands("ROLLBACK") == 0
 
 
 def test_the_license_page_reads_the_license_in_the_counters_statement(admin_client, wire):
     html = measured(wire, lambda: admin_client.get("/license")).get_data(as_text=True)
     assert 'name="key"' in html
-    assert wire.round_trips() == 1, wire.sent or wire._trace()
+    assert wire.round_trips() == 1, wire.sent or wire.log()
 
 
 def test_a_toggle_is_one_transaction_and_its_answer_reads_outside_it(admin_client, wire, steady_modules):
@@ -118,7 +119,7 @@ def test_a_toggle_is_one_transaction_and_its_answer_reads_outside_it(admin_clien
     assert wire.commands("BEGIN") == 1 and wire.commands("COMMIT") == 1 and wire.commands("ROLLBACK") == 0
     # Counters and license; BEGIN, the row locked, its dependants, the write, the audit entry, the
     # counter, COMMIT; the card's catalog verdict, its sidebar entry, the counts.
-    assert wire.round_trips() <= 11, wire.sent or wire._trace()
+    assert wire.round_trips() <= 11, wire.sent or wire.log()
 
 
 def test_a_request_that_fails_after_writing_leaves_nothing_written(app, client):

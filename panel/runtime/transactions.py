@@ -46,11 +46,13 @@ def init_engine(engine: Engine) -> None:
 
 
 def _checked_out(dbapi_connection, connection_record, connection_proxy) -> None:
-    # The pool hands a connection back with no transaction open and the dialect's default isolation
-    # (autocommit off), so this is the only place its mode is chosen, whoever used it last.
-    in_request = has_request_context()
-    dbapi_connection.autocommit = in_request
-    connection_record.info[_BEGIN_BEFORE_WRITE] = in_request
+    # The pool hands a connection out with no transaction open (it rolled back at the return), so its
+    # mode is chosen here for this use, whoever used it last and however.
+    idle = dbapi_connection.info.transaction_status.name == "IDLE"
+    lazy = idle and has_request_context()
+    if idle and dbapi_connection.autocommit != lazy:
+        dbapi_connection.autocommit = lazy
+    connection_record.info[_BEGIN_BEFORE_WRITE] = lazy
 
 
 def _begin_before_write(connection, cursor, statement, parameters, context, executemany) -> None:
