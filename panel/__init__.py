@@ -17,6 +17,7 @@ from .config import PROJECT_ROOT, configure, instance_path_from_env
 from .extensions import babel, csrf, db, htmx, lazy_module, login_manager, migrate
 from .installer import recover_at_start
 from .installer.following import PackageFollower
+from .runtime import transactions
 from .runtime.registry import Registry
 from .services import schema
 from .services.jobs import fail_interrupted_jobs
@@ -109,6 +110,8 @@ def create_app(test_config=None) -> Flask:
     logging.getLogger("alembic.runtime.plugins").setLevel(logging.WARNING)
 
     db.init_app(app)
+    with app.app_context():
+        transactions.init_engine(db.engine)  # PostgreSQL: a request begins its transaction before its first write
     migrate.init_app(app, db, directory=MIGRATIONS_DIR, render_as_batch=True)
     csrf.init_app(app)
     login_manager.init_app(app)

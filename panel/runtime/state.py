@@ -21,16 +21,27 @@ import threading
 from collections.abc import Callable, Hashable
 
 from flask import current_app, g, has_request_context
-from sqlalchemy import bindparam, event, select
+from sqlalchemy import bindparam, event, null, select, type_coerce, union_all
 from sqlalchemy.orm import Session
 
 from ..extensions import db, lazy_module
-from ..models import CatalogCache, MenuSection, Module, PanelState, User, UserSession
+from ..models import CatalogCache, LicenseState, MenuSection, Module, PanelState, User, UserSession
 
 _ALL = select(PanelState.key, PanelState.value)
 # The upsert of the database in use (its engine has imported its dialect); the other is never imported.
 _DIALECTS = {"postgresql": lazy_module("sqlalchemy.dialects.postgresql"),
              "sqlite": lazy_module("sqlalchemy.dialects.sqlite")}
+
+# A request reads the license row (services.licenses.current) in the same statement as the counters:
+# one round trip instead of two. Its row is the one whose key is NULL (a counter's key never is).
+LICENSE_ROW_ID = 1  # the table's one row
+_LICENSE = LicenseState.__table__
+_ALL_AND_LICENSE = union_all(
+    select(PanelState.key, PanelState.value, *(type_coerce(null(), column.type).label(column.name)
+                                               for column in _LICENSE.c)),
+    select(null(), null(), *_LICENSE.c).where(_LICENSE.c.id == LICENSE_ROW_ID))
+_LICENSE_ROW = "_panel_license_row"
+NOT_READ = object()
 
 
 def read() -> dict[str, int]:
@@ -44,8 +55,26 @@ def counters() -> dict[str, int]:
         return read()
     found = g.get("_panel_counters")
     if found is None:
-        found = g._panel_counters = read()
+        found = g._panel_counters = _read_with_license()
     return found
+
+
+def _read_with_license() -> dict[str, int]:
+    rows = db.session.connection().execute(_ALL_AND_LICENSE).all()
+    setattr(g, _LICENSE_ROW, next((row for row in rows if row.key is None), None))
+    return {row.key: row.value for row in rows if row.key is not None}
+
+
+def take_license_row():
+    """The license row (or None: no row) as this request's counters statement read it, once;
+    `NOT_READ` when it was not read, already taken or dropped (then read it yourself)."""
+    return g.pop(_LICENSE_ROW, NOT_READ) if has_request_context() else NOT_READ
+
+
+def drop_license_row() -> None:
+    """The license was written: what the counters statement read of it is out of date."""
+    if has_request_context():
+        g.pop(_LICENSE_ROW, None)
 
 
 def value(key: str) -> int:

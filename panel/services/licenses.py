@@ -28,9 +28,10 @@ from ..licensing import token
 from ..marketplace import catalog, signing
 from ..marketplace.client import StoreClient
 from ..models import LicenseState, utcnow
+from ..runtime import state
 
 log = logging.getLogger(__name__)
-ROW_ID = 1
+ROW_ID = state.LICENSE_ROW_ID
 # Tokens already verified, by (token, installation, store key): the same bytes under the same key
 # verify the same way, so a request re-uses the answer instead of running Ed25519 again.
 _VERIFIED: dict[tuple, dict] = {}
@@ -106,7 +107,9 @@ def current() -> License:
     cached = g.get("_panel_license")
     if cached is not None:
         return cached
-    row = db.session.connection().execute(_READ).first()
+    row = state.take_license_row()  # read with the counters, at the start of this request
+    if row is state.NOT_READ:
+        row = db.session.connection().execute(_READ).first()
     claims, error, verifiable = _verified(row)
     found = License(row.installation_id if row else None, row.license_key if row else None,
                     row.token if row else None, claims, error, row.checked_at if row else None,
@@ -118,6 +121,7 @@ def current() -> License:
 def forget() -> None:
     """After a write: the next `current()` reads the database again."""
     g.pop("_panel_license", None)
+    state.drop_license_row()
 
 
 def installation_id() -> str:
