@@ -72,7 +72,8 @@ SIDE_JOINS = ((CatalogEntry, and_(CatalogEntry.catalog_id == bindparam("catalog_
 PAGE_COLUMNS = (*CARD_COLUMNS, *SIDE_COLUMNS)
 
 _PAGE = modules.ListingPage(PAGE_COLUMNS, SIDE_JOINS)  # see services.modules.ListingPage
-_SIDE = select(*SIDE_COLUMNS).select_from(Module).where(Module.slug == bindparam("slug"))
+# A toggle's card reads the counts above the list in the same statement (its answer carries both).
+_SIDE = select(*SIDE_COLUMNS, *modules.COUNT_COLUMNS).select_from(Module).where(Module.slug == bindparam("slug"))
 for _table, _on in SIDE_JOINS:
     _SIDE = _SIDE.outerjoin(_table, _on)
 
@@ -113,13 +114,19 @@ def _card(slug, name, version, category, author, description, docs_url, state, e
 
 def card_of(module) -> Card:
     """The card of a `Module` or `ModuleRecord` (a toggle's answer: the catalog and policy looked up for it)."""
+    return _card_and_counts(module)[0]
+
+
+def _card_and_counts(module) -> tuple[Card, dict[str, int] | None]:
+    """The card, and the counts above the list read in the same statement (None if the row is gone)."""
     side = db.session.connection().execute(
         _SIDE, {"slug": module.slug, "catalog_id": catalog.current_catalog().id}).first()
-    compatible, newest, pinned, skipped_version, auto_update = side or (None,) * 5
-    return _card(module.slug, module.name, module.version, module.category, module.author, module.description,
+    compatible, newest, pinned, skipped_version, auto_update, *counted = side or (None,) * 8
+    card = _card(module.slug, module.name, module.version, module.category, module.author, module.description,
                  module.docs_url, module.state, module.error, manifest_menu(module.manifest).get("icon"),
                  module.previous_version, None if newest is None else (compatible, newest),
                  (bool(pinned), skipped_version, bool(auto_update)))
+    return card, None if side is None else modules.counts_of(*counted)
 
 
 def card_of_row(row, paid: frozenset | None = None) -> Card:
@@ -168,7 +175,9 @@ def card_oob_html(module) -> Markup:
 def card_with_sidebar_html(module) -> Markup:
     """A toggle's answer (and a rollback's): the card, and out of band what changed in the sidebar
     (that module's entry, not the whole sidebar) and the counts. A few kilobytes at any size."""
-    return card_html(module) + sidebar_change_html(module.slug) + counts_html(oob=True)
+    card, counts = _card_and_counts(module)
+    return (with_token(_card_html(card, request_key())) + sidebar_change_html(module.slug)
+            + counts_html(oob=True, counts=counts))
 
 
 def module_list_context(query: str = "", state: str = "", page: int = 1) -> dict:
@@ -176,14 +185,19 @@ def module_list_context(query: str = "", state: str = "", page: int = 1) -> dict
     `cards_html` as the page renders (measured: a list made into HTML before the page template starts
     is served a third slower). Its cost follows the page size, not how many modules are installed."""
     state = state if state in modules.STATES else ""
-    counts = modules.counts()
+    page, catalog_id = max(1, page), catalog.current_catalog().id
+    # The page and the counts above it in one statement; counted alone when the page is empty.
+    rows, counts = _PAGE.rows_and_counts(query, state, (page - 1) * LIST_PAGE_SIZE, LIST_PAGE_SIZE,
+                                         catalog_id=catalog_id)
+    counts = counts or modules.counts()
     # Without a search the counts above the list already say how many rows match.
     total = modules.listing_count(query, state) if query.strip() else counts[state or "installed"]
     pages = max(1, -(-total // LIST_PAGE_SIZE))
-    page = min(max(1, page), pages)
+    if page > pages:  # past the last page (an old link): the last one
+        page = pages
+        rows = _PAGE.rows(query, state, (page - 1) * LIST_PAGE_SIZE, LIST_PAGE_SIZE, catalog_id=catalog_id)
     return {
-        "cards": _PAGE.rows(query, state, (page - 1) * LIST_PAGE_SIZE, LIST_PAGE_SIZE,
-                            catalog_id=catalog.current_catalog().id),
+        "cards": rows,
         "query": query, "state": state, "states": modules.STATES, "counts": counts,
         "list_args": {name: value for name, value in (("q", query), ("state", state)) if value},
         "pager": {"page": page, "pages": pages, "total": total, "first": (page - 1) * LIST_PAGE_SIZE + 1,
@@ -194,8 +208,9 @@ def module_list_context(query: str = "", state: str = "", page: int = 1) -> dict
 _counts = FragmentCache(64)
 
 
-def counts_html(oob: bool = False) -> Markup:
-    """The installed/enabled/disabled/failed counts above the list (a toggle sends them out of band)."""
-    counts = modules.counts()
+def counts_html(oob: bool = False, counts: dict[str, int] | None = None) -> Markup:
+    """The installed/enabled/disabled/failed counts above the list (a toggle sends them out of band);
+    `counts` when the caller read them already."""
+    counts = counts or modules.counts()
     return Markup(_counts.get_or_render((tuple(counts.items()), oob, request_key()), lambda: render_template(
         "modules/_counts.html", counts=counts, oob=oob)))
