@@ -3,7 +3,7 @@
 from dataclasses import dataclass, field, replace
 
 from flask_babel import lazy_gettext as _l
-from sqlalchemy import bindparam, select
+from sqlalchemy import and_, bindparam, select
 
 from ..extensions import db
 from ..models import DEFAULT_ICON, MenuSection, Module
@@ -80,14 +80,16 @@ def sections() -> list[MenuSection]:
 # hundreds of entries decodes no manifest.
 _SECTIONS = select(MenuSection.key, MenuSection.label, MenuSection.builtin,
                    *state.stamp_columns("sidebar")).order_by(MenuSection.position, MenuSection.key)
-_ENTRIES = (
-    select(Module.slug, Module.name, Module.position, Module.custom_label, Module.section_key,
-           *(Module.manifest[("menu", name)].as_string().label(f"menu_{name}")
-             for name in ("label", "icon", "section", "path")), *state.stamp_columns("generation", "sidebar"))
-    .where(Module.state == "enabled", Module.show_in_sidebar.is_(True))
-    .order_by(Module.position, Module.name)
-)
+# What `_entry` reads of a module; another statement about one module (a toggle's card) reads
+# them along, with `SHOWN`, and hands the row to `build_after_switch`.
+ENTRY_COLUMNS = (Module.slug, Module.name, Module.position, Module.custom_label, Module.section_key,
+                 *(Module.manifest[("menu", name)].as_string().label(f"menu_{name}")
+                   for name in ("label", "icon", "section", "path")))
+SHOWN = and_(Module.state == "enabled", Module.show_in_sidebar.is_(True))
+_ENTRIES = (select(*ENTRY_COLUMNS, *state.stamp_columns("generation", "sidebar")).where(SHOWN)
+            .order_by(Module.position, Module.name))
 _ENTRY = _ENTRIES.where(Module.slug == bindparam("slug"))  # built once, like every statement of a toggle
+NOT_READ = object()  # `build_after_switch`: the caller did not read the module's entry
 
 
 def section_rows() -> tuple:
@@ -151,14 +153,15 @@ def _build(edit: bool) -> state.Stamped:
                          rows[0] if rows else None)
 
 
-def build_after_switch(slug: str) -> tuple[SidebarSection, ...]:
+def build_after_switch(slug: str, entry=NOT_READ) -> tuple[SidebarSection, ...]:
     """`build(edit=True)` right after this request switched `slug` on or off and committed.
 
     When that commit moved the `generation` counter from N-1 to N and nothing else, the sidebar
     at N is the one kept at N-1 with this module's entry taken out or put in: the module's row
     is read alone instead of every shown entry (the sidebar of thousands of modules otherwise
     costs a toggle more than everything else). The counter's row stays locked from the move to
-    the commit, so no other change can fall between N-1 and N."""
+    the commit, so no other change can fall between N-1 and N. `entry`: that row (`ENTRY_COLUMNS`,
+    None when `SHOWN` is false) when the caller read it after the commit along with its own."""
     moved = state.moves()
     if state.uncommitted() or [key for key, _ in moved] != ["generation"]:
         return build(edit=True)
@@ -167,7 +170,7 @@ def build_after_switch(slug: str) -> tuple[SidebarSection, ...]:
     if kept is None:
         return build(edit=True)
     (_, sidebar_counter), before = kept
-    row = db.session.connection().execute(_ENTRY, {"slug": slug}).first()
+    row = db.session.connection().execute(_ENTRY, {"slug": slug}).first() if entry is NOT_READ else entry
     after = _switched(before, slug, row)
     stamp = (generation, sidebar_counter)
     _built().put(stamp, True, after)

@@ -18,6 +18,7 @@ from ..extensions import db
 from ..marketplace import catalog
 from ..models import DEFAULT_ICON, CatalogEntry, Module, UpdatePolicy, manifest_menu
 from ..services import licenses, modules
+from ..services import sidebar as sidebar_rows
 from ..versions import newer, older
 from . import card_shapes
 from .fragments import FragmentCache, request_key, token_marker, with_token
@@ -72,8 +73,10 @@ SIDE_JOINS = ((CatalogEntry, and_(CatalogEntry.catalog_id == bindparam("catalog_
 PAGE_COLUMNS = (*CARD_COLUMNS, *SIDE_COLUMNS)
 
 _PAGE = modules.ListingPage(PAGE_COLUMNS, SIDE_JOINS)  # see services.modules.ListingPage
-# A toggle's card reads the counts above the list in the same statement (its answer carries both).
-_SIDE = select(*SIDE_COLUMNS, *modules.COUNT_COLUMNS).select_from(Module).where(Module.slug == bindparam("slug"))
+# A toggle's card reads the counts above the list and the module's sidebar entry in the same
+# statement: its answer carries all three.
+_SIDE = select(*SIDE_COLUMNS, *modules.COUNT_COLUMNS, sidebar_rows.SHOWN.label("shown_in_sidebar"),
+               *sidebar_rows.ENTRY_COLUMNS).select_from(Module).where(Module.slug == bindparam("slug"))
 for _table, _on in SIDE_JOINS:
     _SIDE = _SIDE.outerjoin(_table, _on)
 
@@ -114,19 +117,22 @@ def _card(slug, name, version, category, author, description, docs_url, state, e
 
 def card_of(module) -> Card:
     """The card of a `Module` or `ModuleRecord` (a toggle's answer: the catalog and policy looked up for it)."""
-    return _card_and_counts(module)[0]
+    return _card_and_more(module)[0]
 
 
-def _card_and_counts(module) -> tuple[Card, dict[str, int] | None]:
-    """The card, and the counts above the list read in the same statement (None if the row is gone)."""
+def _card_and_more(module) -> tuple[Card, dict[str, int] | None, object]:
+    """The card; the counts above the list and the module's sidebar entry (None when not shown),
+    read in the same statement (both None, and the entry unread, if the row is gone)."""
     side = db.session.connection().execute(
         _SIDE, {"slug": module.slug, "catalog_id": catalog.current_catalog().id}).first()
-    compatible, newest, pinned, skipped_version, auto_update, *counted = side or (None,) * 8
+    compatible, newest, pinned, skipped_version, auto_update = side[:5] if side else (None,) * 5
     card = _card(module.slug, module.name, module.version, module.category, module.author, module.description,
                  module.docs_url, module.state, module.error, manifest_menu(module.manifest).get("icon"),
                  module.previous_version, None if newest is None else (compatible, newest),
                  (bool(pinned), skipped_version, bool(auto_update)))
-    return card, None if side is None else modules.counts_of(*counted)
+    if side is None:
+        return card, None, sidebar_rows.NOT_READ
+    return card, modules.counts_of(*side[5:8]), side if side.shown_in_sidebar else None
 
 
 def card_of_row(row, paid: frozenset | None = None) -> Card:
@@ -175,8 +181,8 @@ def card_oob_html(module) -> Markup:
 def card_with_sidebar_html(module) -> Markup:
     """A toggle's answer (and a rollback's): the card, and out of band what changed in the sidebar
     (that module's entry, not the whole sidebar) and the counts. A few kilobytes at any size."""
-    card, counts = _card_and_counts(module)
-    return (with_token(_card_html(card, request_key())) + sidebar_change_html(module.slug)
+    card, counts, entry = _card_and_more(module)
+    return (with_token(_card_html(card, request_key())) + sidebar_change_html(module.slug, entry)
             + counts_html(oob=True, counts=counts))
 
 

@@ -39,12 +39,12 @@ def _out_of_band(where: str, html: str) -> str:
     return f'<div hx-swap-oob="{escape(where)}">{html}</div>'
 
 
-def sidebar_change_html(slug: str) -> Markup:
+def sidebar_change_html(slug: str, entry=sidebar.NOT_READ) -> Markup:
     """What switching `slug` on or off changed in the sidebar, out of band: its entry taken out and,
     when it is shown, put back where it now belongs (with its section when it is the only entry);
     a section left empty taken out. Some hundred bytes at any size, where the whole sidebar of a
-    thousand modules is tens of kilobytes."""
-    every = sidebar.build_after_switch(slug)  # the edit mode's build lists the empty sections too
+    thousand modules is tens of kilobytes. `entry`: as `services.sidebar.build_after_switch` takes it."""
+    every = sidebar.build_after_switch(slug, entry)  # the edit mode's build lists the empty sections too
     shown = [section for section in every if section.entries]
     parts = [f'<li id="sidebar-module-{escape(slug)}" hx-swap-oob="delete"></li>']
     parts += [f'<div id="sidebar-section-{escape(s.key)}" hx-swap-oob="delete"></div>'
