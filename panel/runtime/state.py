@@ -32,6 +32,12 @@ _ALL = select(PanelState.key, PanelState.value)
 _DIALECTS = {"postgresql": lazy_module("sqlalchemy.dialects.postgresql"),
              "sqlite": lazy_module("sqlalchemy.dialects.sqlite")}
 
+
+def upsert_insert(dialect_name: str):
+    """The INSERT with `on_conflict_do_…` of this database (by its dialect's name), or None."""
+    dialect = _DIALECTS.get(dialect_name)
+    return None if dialect is None else dialect.insert
+
 # A request reads the license row (services.licenses.current) in the same statement as the counters:
 # one round trip instead of two. Its row is the one whose key is NULL (a counter's key never is).
 LICENSE_ROW_ID = 1  # the table's one row
@@ -97,12 +103,12 @@ def bump(*keys: str, session: Session | None = None) -> None:
         if moved[key] is not None:
             continue
         # First time this counter moves: made by whichever writer comes first, then moved by the others.
-        dialect = _DIALECTS.get(connection.dialect.name)
-        if dialect is None:
+        insert = upsert_insert(connection.dialect.name)
+        if insert is None:
             session.add(PanelState(key=key, value=1))
             moved[key] = 1
             continue
-        made = connection.execute(dialect.insert(_TABLE).values(key=key, value=1).on_conflict_do_nothing())
+        made = connection.execute(insert(_TABLE).values(key=key, value=1).on_conflict_do_nothing())
         moved[key] = 1 if made.rowcount else connection.execute(_STEP, {"counter": key}).scalar()
     session.info[_UNCOMMITTED] = True
     if has_request_context():

@@ -11,13 +11,10 @@ from datetime import timedelta
 from flask import current_app
 from sqlalchemy import case, delete, select, update
 
-from ..extensions import db, lazy_module
+from ..extensions import db
 from ..models import SignInFailure, User, utcnow
+from ..runtime import state
 from . import audit, sessions, users
-
-# The upsert of the database in use (its engine has imported its dialect); the other is never imported.
-DIALECTS = {"postgresql": lazy_module("sqlalchemy.dialects.postgresql"),
-            "sqlite": lazy_module("sqlalchemy.dialects.sqlite")}
 
 FREE_FAILURES = 3
 WINDOW = timedelta(hours=1)
@@ -50,7 +47,7 @@ def _delay(failures: int) -> timedelta:
 
 def _count_failure(key: str) -> None:
     now = utcnow()
-    insert = DIALECTS.get(db.engine.dialect.name, DIALECTS["sqlite"]).insert
+    insert = state.upsert_insert(db.engine.dialect.name) or state.upsert_insert("sqlite")
     table = SignInFailure.__table__
     # One atomic statement: two workers failing at once both count.
     stmt = insert(table).values(key=key, failures=1, last_at=now, locked_until=None)
