@@ -12,6 +12,8 @@ from .dashboard import audit_action_label
 from .fragments import request_token
 from .jinja import ModuleTemplateLoader, install_translations
 from .layout import layout_assets, layout_header
+from .market_cards import market_cards_html
+from .page_shells import hole
 from .sidebar import sidebar_html
 
 
@@ -20,10 +22,13 @@ def init_app(app) -> None:
     install_translations(app.jinja_env)
     app.jinja_env.trim_blocks = True
     app.jinja_env.lstrip_blocks = True
-    app.add_template_global(sidebar_html)
+    # The parts of a page that change with more than its context are holes in a kept page
+    # (ui.page_shells): filled on every request.
+    app.add_template_global(hole(sidebar_html), "sidebar_html")
+    app.add_template_global(hole(layout_header), "layout_header")
     app.add_template_global(layout_assets)
-    app.add_template_global(layout_header)
     app.add_template_global(cards_html)
+    app.add_template_global(market_cards_html)
     # Flask-WTF's `csrf_token`, asked once per request; Flask-WTF also puts its own in every
     # template's context, which this context processor, registered after it, replaces.
     app.add_template_global(request_token, "csrf_token")

@@ -164,11 +164,16 @@ def card_html(module) -> Markup:
     return with_token(_card_html(card_of(module), request_key()))
 
 
-def cards_html(rows) -> Markup:
-    """The cards of a list, from rows of `PAGE_COLUMNS`, with the request key and the paid modules
-    looked up once."""
-    per_request, paid = request_key(), licenses.paid_slugs()
-    return with_token("\n".join(_card_html(card_of_row(row, paid), per_request) for row in rows))
+def cards_of_rows(rows) -> list[Card]:
+    """The cards of a list, from rows of `PAGE_COLUMNS`, with the paid modules looked up once."""
+    paid = licenses.paid_slugs()
+    return [card_of_row(row, paid) for row in rows]
+
+
+def cards_html(cards: list[Card]) -> Markup:
+    """The cards of a list (`cards_of_rows`), with the request key looked up once."""
+    per_request = request_key()
+    return with_token("\n".join(_card_html(card, per_request) for card in cards))
 
 
 def card_oob_html(module) -> Markup:
@@ -187,9 +192,9 @@ def card_with_sidebar_html(module) -> Markup:
 
 
 def module_list_context(query: str = "", state: str = "", page: int = 1) -> dict:
-    """One page of installed modules, filtered; `cards`, rows of `PAGE_COLUMNS`, become HTML through
-    `cards_html` as the page renders (measured: a list made into HTML before the page template starts
-    is served a third slower). Its cost follows the page size, not how many modules are installed."""
+    """One page of installed modules, filtered; `cards` (`Card` values, everything each shows) become
+    HTML through `cards_html` as the page renders, so a page kept whole (ui.page_shells) skips them.
+    Its cost follows the page size, not how many modules are installed."""
     state = state if state in modules.STATES else ""
     page, catalog_id = max(1, page), catalog.current_catalog().id
     # The page and the counts above it in one statement; counted alone when the page is empty.
@@ -203,7 +208,7 @@ def module_list_context(query: str = "", state: str = "", page: int = 1) -> dict
         page = pages
         rows = _PAGE.rows(query, state, (page - 1) * LIST_PAGE_SIZE, LIST_PAGE_SIZE, catalog_id=catalog_id)
     return {
-        "cards": rows,
+        "cards": cards_of_rows(rows),
         "query": query, "state": state, "states": modules.STATES, "counts": counts,
         "list_args": {name: value for name, value in (("q", query), ("state", state)) if value},
         "pager": {"page": page, "pages": pages, "total": total, "first": (page - 1) * LIST_PAGE_SIZE + 1,

@@ -19,6 +19,8 @@ from markupsafe import Markup
 from ..i18n import select_locale
 
 TOKEN_MARKER = "__panel_csrf_token__"
+# On `g` while a page shell renders (ui.page_shells): the token stays a marker, filled per request.
+SHELL_CALLS = "_panel_shell_calls"
 
 
 def token_marker() -> str:
@@ -47,7 +49,10 @@ def request_token() -> str:
 
     Flask-WTF signs the session's raw token anew on every request. While tokens have no time limit
     (WTF_CSRF_TIME_LIMIT None: a token lives as long as its session) any of those signatures is as
-    good as another, so each process signs a raw token once and hands out that signature."""
+    good as another, so each process signs a raw token once and hands out that signature.
+    While a page shell renders, the marker instead: a shell serves every session."""
+    if g.get(SHELL_CALLS) is not None:
+        return TOKEN_MARKER
     token = g.get("_panel_csrf_token")
     if token is None:
         config = current_app.config

@@ -78,9 +78,9 @@ def _html(card: MarketCard, labels: dict, base: str, per_request: tuple) -> str:
         labels=labels, csrf=TOKEN_MARKER, mp_base=base))
 
 
-def market_cards_html(cards: list[MarketCard], labels: dict, base: str) -> list[Markup]:
-    """Each card's HTML with this request's CSRF token. `labels` are `action_labels()`, translated
-    in the request's language (which the key holds)."""
+def market_cards_html(cards: list[MarketCard], labels: dict, base: str) -> Markup:
+    """The cards' HTML with this request's CSRF token (a template global: a page kept whole skips it).
+    `labels` are `action_labels()`, translated in the request's language (which the key holds)."""
     per_request = request_key()
-    return [with_token(_html(card, labels, base, per_request)) for card in cards]
+    return with_token("\n".join(_html(card, labels, base, per_request) for card in cards))
 

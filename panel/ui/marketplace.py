@@ -10,7 +10,7 @@ from ..marketplace.client import StoreError
 from ..versions import CORE_VERSION, core_compatible, newer
 from .fragments import request_token
 from .license import marketplace_license
-from .market_cards import market_card, market_cards_html
+from .market_cards import market_card
 
 PER_PAGE = 24
 PRICES = ("paid", "free")
@@ -48,14 +48,15 @@ def marketplace_context(filters: dict, refresh_result: catalog.RefreshResult | N
                                           filters["show"], filters["page"], PER_PAGE)
     labels = action_labels()
     base = url_for("marketplace.index")
-    cards = market_cards_html([market_card(e, action_view(catalog.action_for(e, installed), labels),
-                                           marketplace_license(e), f"{base}/{e['slug']}") for e in page.entries],
-                              labels, base)
+    cards = [market_card(e, action_view(catalog.action_for(e, installed), labels), marketplace_license(e),
+                         f"{base}/{e['slug']}") for e in page.entries]
     return {
-        "state": st, "cards": cards, "pager": page, "filters": filters, "filter_args": filter_args,
+        "state": st, "cards": cards, "filters": filters,
+        # What the pager shows: not the page's entries, which the cards hold (and the key would copy).
+        "pager": {"total": page.total, "page": page.page, "pages": page.pages}, "filter_args": filter_args,
         "categories": st.catalog.categories, "refresh_result": refresh_result,
         "waiting": not st.catalog.count and not st.last_error and (st.refreshing or st.checked_at is None),
-        "core_version": CORE_VERSION, "labels": labels, "csrf": request_token(), "mp_base": base,
+        "core_version": CORE_VERSION, "labels": labels, "mp_base": base,
     }
 
 

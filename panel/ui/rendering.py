@@ -5,6 +5,8 @@ import logging
 from flask import make_response, render_template, request
 from flask_babel import gettext
 
+from .page_shells import page_shells
+
 log = logging.getLogger(__name__)
 
 
@@ -15,8 +17,9 @@ def wants_fragment() -> bool:
 
 
 def page_or_fragment(page: str, fragment: str, status: int = 200, **context):
+    """`context` comes whole from the page's builder: the page is kept and reused while it is the same."""
     template = fragment if wants_fragment() else page
-    return make_response(render_template(template, **context), status)
+    return make_response(page_shells().render(template, context), status)
 
 
 def toast(message, category: str = "success", status: int = 200):
