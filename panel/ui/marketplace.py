@@ -2,13 +2,13 @@
 
 import re
 
-from flask import url_for
+from flask import current_app, url_for
 from flask_babel import gettext
 
 from ..marketplace import catalog, documents
 from ..marketplace.client import StoreError
 from ..versions import CORE_VERSION, core_compatible, newer
-from .fragments import request_token
+from .fragments import request_key, request_token
 from .license import marketplace_license
 from .market_cards import market_card
 
@@ -61,7 +61,18 @@ def marketplace_context(filters: dict, refresh_result: catalog.RefreshResult | N
 
 
 def action_labels() -> dict:
-    """Translated once per page, not once per card: a page of 24 cards stays cheap to render."""
+    """Translated once per language and application (the catalogs do not change while it runs), not
+    once per card nor per page: ten look-ups were a tenth of a kept marketplace page. Callers must
+    not change the dict."""
+    kept = current_app.extensions.setdefault("panel_action_labels", {})
+    locale = request_key()[0]
+    found = kept.get(locale)
+    if found is None:
+        found = kept[locale] = _translated_labels()
+    return found
+
+
+def _translated_labels() -> dict:
     return {"install": gettext("Install"), "reinstall": gettext("Reinstall"), "installed": gettext("Installed"),
             "incompatible": gettext("Needs a newer panel"), "paid": gettext("Paid"), "free": gettext("Free"),
             "paid_title": gettext("Paid module"), "free_title": gettext("Free module"), "docs": gettext("Docs"),

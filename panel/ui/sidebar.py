@@ -14,6 +14,7 @@ from .fragments import FragmentCache, request_key, token_marker, with_token
 MAX_SIDEBARS = 64
 
 _sidebars = FragmentCache(MAX_SIDEBARS)
+_changes = FragmentCache(1024)  # a toggle's entry or section, by its value (frozen) and the request key
 
 
 def sidebar_html(oob: bool = False, edit: bool = False, focus: str = "") -> Markup:
@@ -57,12 +58,14 @@ def sidebar_change_html(slug: str, entry=sidebar.NOT_READ) -> Markup:
             following = shown[index + 1].key if index + 1 < len(shown) else None
             where = f"beforebegin:#sidebar-section-{following}" if following else "beforeend:#sidebar-sections"
             parts.append(f'<div id="sidebar-section-{escape(section.key)}" hx-swap-oob="delete"></div>')
-            parts.append(_out_of_band(where, render_template("layout/_sidebar_section.html", section=section)))
+            parts.append(_out_of_band(where, _changes.get_or_render(
+                (section, request_key()), lambda: render_template("layout/_sidebar_section.html", section=section))))
         else:
             at = slugs.index(slug)
             where = (f"beforebegin:#sidebar-module-{slugs[at + 1]}" if at + 1 < len(slugs)
                      else f"beforeend:#sidebar-entries-{section.key}")
-            parts.append(_out_of_band(where, render_template("layout/_sidebar_entry.html",
-                                                             entry=section.entries[at])))
+            switched = section.entries[at]
+            parts.append(_out_of_band(where, _changes.get_or_render(
+                (switched, request_key()), lambda: render_template("layout/_sidebar_entry.html", entry=switched))))
         break
     return Markup("".join(parts))
