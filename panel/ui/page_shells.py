@@ -33,7 +33,7 @@ from .cards import Card
 from .fragments import SHELL_CALLS, TOKEN_MARKER, request_key, request_token
 from .market_cards import MarketCard
 
-MAX_PAGES = 256
+MAX_PAGES = 64  # a key holds its context (a page of cards): a few hundred kilobytes at most each
 _HOLE = re.compile(r"__panel_hole_(\d+)__")
 # Value types that are their own fragment cache's key already: tuples of plain values, hashed as they are.
 VALUE_TYPES = (Card, MarketCard)
