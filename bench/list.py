@@ -1,5 +1,5 @@
 """/modules at 10 / 1,000 / 5,000 / 20,000 installed modules (folders on disk, a 60,000 catalog stored),
-first page cold (rendered cards and card shapes forgotten) and warm, against a separate bare Flask app
+first page cold (kept pages, rendered cards and card shapes forgotten) and warm, against a separate bare Flask app
 that selects the same 50 visible rows and renders them with a plain Jinja card, cold (every row
 rendered) and warm (each row's HTML kept, keyed by the row, as the panel keeps its cards) — all over
 loopback HTTP. Cold, warm, bare cold and bare warm requests take turns, so a load that comes and goes on
@@ -76,6 +76,7 @@ def main():
     import requests
 
     from panel.ui import cards
+    from panel.ui.page_shells import page_shells
 
     app, url, server = panel_with_modules()
     store_catalog(app, CATALOG)
@@ -100,6 +101,8 @@ def main():
 
         def cold():
             cards.forget_rendered()
+            with app.app_context():
+                page_shells().clear()  # a fresh worker keeps no page either
             page()
 
         def bare_page(path):
