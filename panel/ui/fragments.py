@@ -80,7 +80,8 @@ def with_token(html: str) -> Markup:
 
 
 class FragmentCache:
-    """A bounded, least-recently-used map from a key to rendered HTML (with the token marker)."""
+    """A bounded, least-recently-used map from a key to rendered HTML (with the token marker), or to
+    what `ui.page_shells` keeps of a page."""
 
     def __init__(self, max_entries: int):
         self.max_entries = max_entries

@@ -18,9 +18,7 @@ import dataclasses
 import datetime
 import functools
 import re
-import threading
 import types
-from collections import OrderedDict
 from collections.abc import Callable, Hashable
 from decimal import Decimal
 from enum import Enum
@@ -30,7 +28,7 @@ from markupsafe import Markup
 from sqlalchemy.engine import Row
 
 from .cards import Card
-from .fragments import SHELL_CALLS, TOKEN_MARKER, request_key, request_token
+from .fragments import SHELL_CALLS, TOKEN_MARKER, FragmentCache, request_key, request_token
 from .market_cards import MarketCard
 
 MAX_PAGES = 64  # a key holds its context (a page of cards): a few hundred kilobytes at most each
@@ -73,9 +71,7 @@ class PageShells:
     the page's text split around its holes, with each hole's function and arguments."""
 
     def __init__(self, max_entries: int = MAX_PAGES):
-        self.max_entries = max_entries
-        self._entries: OrderedDict = OrderedDict()
-        self._lock = threading.Lock()
+        self._kept = FragmentCache(max_entries)
 
     def render(self, template: str, context: dict) -> str:
         """The page, from its shell when one is kept for this context, else rendered and kept."""
@@ -85,26 +81,16 @@ class PageShells:
             key = (template, request_key(), freeze(context))
         except Unfreezable:
             return render_template(template, **context)
-        with self._lock:
-            shell = self._entries.get(key)
-            if shell is not None:
-                self._entries.move_to_end(key)
+        shell = self._kept.lookup(key)
         if shell is None:
             shell = _render_shell(template, context)
             if shell is None:
                 return render_template(template, **context)
-            self._store(key, shell)
+            self._kept.store(key, shell)
         return _fill(shell)
 
-    def _store(self, key: Hashable, shell: tuple) -> None:
-        with self._lock:
-            self._entries[key] = shell
-            while len(self._entries) > self.max_entries:
-                self._entries.popitem(last=False)
-
     def clear(self) -> None:
-        with self._lock:
-            self._entries.clear()
+        self._kept.clear()
 
 
 def hole(function: Callable[..., Markup]) -> Callable[..., Markup]:
