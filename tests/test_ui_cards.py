@@ -247,3 +247,17 @@ def test_a_card_whose_slug_breaks_the_slug_rule_is_rendered_directly(app, hello)
         html = card_shapes.card_html(card, request_key(), cards._render)
         assert html == compact(cards._render(card))
         assert "/modules/odd%20slug/%3Cx%3E/enable" in html and 'id="module-odd slug/&lt;x&gt;"' in html
+
+
+def test_the_counts_put_into_their_shape_read_as_the_template_renders_them(app):
+    from flask import render_template
+
+    from panel.ui.cards import counts_html
+    from panel.ui.fragments import compact
+
+    for counts in ({"enabled": 0, "disabled": 3, "failed": 1}, {"enabled": 12345, "disabled": 0, "failed": 7}):
+        for oob in (False, True):
+            with app.test_request_context("/modules", headers={"Accept-Language": "ru"}):
+                expected = compact(render_template("modules/_counts.html", counts=counts, oob=oob))
+                assert counts_html(oob, {**counts, "installed": sum(counts.values())}) == expected
+                assert "Включён" in expected and str(counts["enabled"]) in expected

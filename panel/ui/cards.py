@@ -216,12 +216,18 @@ def module_list_context(query: str = "", state: str = "", page: int = 1) -> dict
     }
 
 
-_counts = FragmentCache(64)
+_count_shapes = FragmentCache(16)
+# The template runs once per language and URL root with these in place of the numbers, which are then
+# put in: a toggle changes the counts, so kept renders of each set of numbers were rarely used again.
+COUNT_MARKERS = {state: f"__panel_count_{state}__" for state in ("enabled", "disabled", "failed")}
 
 
 def counts_html(oob: bool = False, counts: dict[str, int] | None = None) -> Markup:
     """The installed/enabled/disabled/failed counts above the list (a toggle sends them out of band);
     `counts` when the caller read them already."""
     counts = counts or modules.counts()
-    return Markup(_counts.get_or_render((tuple(counts.items()), oob, request_key()), lambda: render_template(
-        "modules/_counts.html", counts=counts, oob=oob)))
+    html = _count_shapes.get_or_render((oob, request_key()), lambda: render_template(
+        "modules/_counts.html", counts=COUNT_MARKERS, oob=oob))
+    for state, marker in COUNT_MARKERS.items():
+        html = html.replace(marker, str(int(counts[state])))
+    return Markup(html)
