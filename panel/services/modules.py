@@ -13,6 +13,7 @@ from .. import manifest as manifest_mod
 from ..errors import Conflict, ManifestError, NotFound
 from ..extensions import db
 from ..models import Module, ModuleRecord, utcnow
+from ..runtime import writes
 from ..runtime.registry import LoadError, bump_generation, describe, load_token, run_module_migrations
 from . import audit, dependencies, licenses
 from .locks import is_locked
@@ -246,8 +247,9 @@ def read(slug: str, lock: bool = False) -> ModuleRecord:
 
 
 def write(module: ModuleRecord, **changes) -> ModuleRecord:
-    """Change a module's row in the caller's transaction; the record as it now is."""
-    db.session.connection().execute(_WRITE, {"target": module.slug, **changes})
+    """Change a module's row in the caller's transaction (now, or with the other writes of the
+    `writes.together()` block it is in); the record as it now is."""
+    writes.execute(_WRITE, {"target": module.slug, **changes})
     return module._replace(**changes)
 
 
@@ -284,9 +286,10 @@ def enable(slug: str, actor: str) -> ModuleRecord | Module:
         db.session.commit()
         reg.drop(slug)
         return failed
-    module = write(module, **from_manifest, state="enabled", error=None, updated_at=utcnow())
-    audit.record(actor, "enabled", slug)
-    bump_generation()
+    with writes.together():  # one statement on PostgreSQL: the row, its audit entry, the counter
+        module = write(module, **from_manifest, state="enabled", error=None, updated_at=utcnow())
+        audit.record(actor, "enabled", slug)
+        bump_generation()
     db.session.commit()
     reg.adopt(loaded)
     return module
@@ -314,9 +317,10 @@ def disable(slug: str, actor: str) -> ModuleRecord:
             db.session.rollback()
             hook_error = describe(exc)
             module = read(slug, lock=True)
-    module = write(module, state="disabled", error=None, updated_at=utcnow())
-    audit.record(actor, "disabled", slug, hook_error and f"disable hook failed: {hook_error}")
-    bump_generation()
+    with writes.together():
+        module = write(module, state="disabled", error=None, updated_at=utcnow())
+        audit.record(actor, "disabled", slug, hook_error and f"disable hook failed: {hook_error}")
+        bump_generation()
     db.session.commit()
     reg.drop(slug)
     return module
