@@ -14,7 +14,9 @@ order, none seeing another's changes): writes that do not depend on one another,
 another writes (a statement queued a second time is sent in the next batch, so two runs of one
 statement never share one), each RETURNING giving at most one row, whose first column `then` gets.
 Nothing read inside the block sees its queued writes; keep only the writes in it. A rollback drops
-the queue; a commit inside the block sends it first and ends the queuing.
+the queue; a commit inside the block sends it first and ends the queuing. A write that leaves a
+column to a Python-side default or onupdate (`updated_at=utcnow`) makes its batch run one by one:
+SQLAlchemy computes those only for a statement run by itself.
 """
 
 from collections.abc import Callable
@@ -76,11 +78,14 @@ def _run_one(session: Session, statement, params: dict, then: Callable | None) -
 
 
 def _send(session: Session, queued: list) -> None:
-    if len(queued) < 2 or session.connection().dialect.name != "postgresql":
+    dialect = session.connection().dialect
+    combined, returning = None, ()
+    if len(queued) > 1 and dialect.name == "postgresql":
+        combined, returning = _combined(tuple((statement, tuple(params)) for statement, params, _ in queued), dialect)
+    if combined is None:
         for statement, params, then in queued:
             _run_one(session, statement, params, then)
         return
-    combined, returning = _combined(tuple((statement, tuple(params)) for statement, params, _ in queued))
     values = {f"w{i}_{key}": value for i, (_, params, _) in enumerate(queued) for key, value in params.items()}
     returned = iter(session.connection().execute(combined, values).one())
     for (_, _, then), returns in zip(queued, returning, strict=True):
@@ -89,10 +94,16 @@ def _send(session: Session, queued: list) -> None:
             then(value)
 
 
-def _combined(shape: tuple) -> tuple:
-    """(the statement running every write of `shape` as a CTE, whether each has a RETURNING column)."""
+def _combined(shape: tuple, dialect) -> tuple:
+    """(the statement running every write of `shape` as a CTE, whether each has a RETURNING column),
+    or (None, ()) when one of them takes a Python-side default it does not set (see the docstring)."""
     found = _COMBINED.get(shape)
     if found is None:
+        if len(_COMBINED) >= _MAX_SHAPES:
+            _COMBINED.clear()
+        if any(_takes_python_defaults(statement, keys, dialect) for statement, keys in shape):
+            found = _COMBINED[shape] = (None, ())
+            return found
         ctes, columns, returning = [], [], []
         for i, (statement, keys) in enumerate(shape):
             cte = _renamed(statement, keys, f"w{i}_").cte(f"w{i}")
@@ -101,10 +112,13 @@ def _combined(shape: tuple) -> tuple:
             if returning[-1]:
                 columns.append(select(cte.c[0]).scalar_subquery())
         combined = select(*columns) if columns else select(literal(1))
-        if len(_COMBINED) >= _MAX_SHAPES:
-            _COMBINED.clear()
         found = _COMBINED[shape] = (combined.add_cte(*ctes), tuple(returning))
     return found
+
+
+def _takes_python_defaults(statement, keys: tuple, dialect) -> bool:
+    compiled = statement.compile(dialect=dialect, column_keys=list(keys))
+    return bool(compiled.insert_prefetch or compiled.update_prefetch)
 
 
 def _renamed(statement, keys: tuple, prefix: str):
