@@ -235,6 +235,9 @@ _READ = select(Module.__table__).where(Module.slug == bindparam("target"))
 # the state the previous one left, with its audit entry in the same transaction.
 _READ_LOCKED = _READ.with_for_update()
 _WRITE = Module.__table__.update().where(Module.slug == bindparam("target"))
+# A disable's locking read also reads the enabled modules that could need the module (PostgreSQL).
+_READ_LOCKED_WITH_OTHERS = (select(*Module.__table__.c, dependencies.ENABLED_OTHERS_JSON)
+                            .where(Module.slug == bindparam("target")).with_for_update(of=Module.__table__))
 
 
 def read(slug: str, lock: bool = False) -> ModuleRecord:
@@ -244,6 +247,21 @@ def read(slug: str, lock: bool = False) -> ModuleRecord:
     if row is None:
         raise not_installed(slug)
     return ModuleRecord(*row)
+
+
+def read_for_disable(slug: str) -> tuple[ModuleRecord, list | None]:
+    """`read(slug, lock=True)`, and on PostgreSQL the enabled modules that could need it, read in the
+    same statement, for `dependencies.dependants` (None on SQLite: it reads them itself). They are
+    read as the statement began, before any wait for the lock: only this module's own toggles take
+    that lock and they write no other module, so a read after the wait would find the same ones
+    (enabling a dependant never locks this module, before or now)."""
+    if db.session.connection().dialect.name != "postgresql":
+        return read(slug, lock=True), None
+    found = db.session.connection().execute(_READ_LOCKED_WITH_OTHERS, {"target": slug}).first() \
+        if isinstance(slug, str) else None
+    if found is None:
+        raise not_installed(slug)
+    return ModuleRecord(*found[:-1]), found[-1] or []
 
 
 def write(module: ModuleRecord, **changes) -> ModuleRecord:
@@ -297,11 +315,11 @@ def enable(slug: str, actor: str) -> ModuleRecord | Module:
 
 def disable(slug: str, actor: str) -> ModuleRecord:
     keep_loaded_after_commit()
-    module = read(slug, lock=True)
+    module, enabled_others = read_for_disable(slug)
     if module.state != "enabled":
         db.session.commit()  # nothing to do: let the row go
         return module
-    dependants = [m.name for m in dependencies.dependants(slug)]
+    dependants = [m.name for m in dependencies.dependants(slug, enabled_others)]
     if dependants:
         raise Conflict(_l("%(name)s is needed by %(others)s; disable those first.", name=module.name,
                           others=", ".join(dependants)))
