@@ -14,7 +14,7 @@ from panel.errors import Conflict, PanelError
 from panel.extensions import db
 from panel.installer import inspect_package, install_package
 from panel.models import Module
-from panel.services import modules
+from panel.services import dependencies, modules
 
 
 def needs_hello(tmp_path, spec=">=1.0"):
@@ -65,3 +65,22 @@ def test_an_update_that_breaks_an_enabled_dependant_is_refused(app, tmp_path):
         assert "would break modules that require another version: Notes (hello<2)" in report.problems[0]
         with pytest.raises(PanelError, match="would break"):
             install_package(package(tmp_path, name="h2.zip", version="2.0.0"), "test")
+
+
+def test_disable_refuses_while_an_enabled_module_needs_it(app, tmp_path):
+    """On PostgreSQL the disable reads the enabled modules with its lock (one statement): the same
+    ones, by the same rule, as `dependants` reads by itself."""
+    install_sample(app, "hello")
+    with app.app_context():
+        modules.enable("hello", "test")
+        install_package(needs_hello(tmp_path), "test")
+        modules.enable("notes", "test")
+        module, enabled_others = modules.read_for_disable("hello")
+        db.session.rollback()
+        assert [m.slug for m in dependencies.dependants("hello", enabled_others)] == ["notes"]
+        assert [m.slug for m in dependencies.dependants("hello")] == ["notes"]
+        with pytest.raises(Conflict, match="Hello is needed by Notes; disable those first"):
+            modules.disable("hello", "test")
+        assert db.session.get(Module, "hello").state == "enabled"
+        modules.disable("notes", "test")
+        assert modules.disable("hello", "test").state == "disabled"

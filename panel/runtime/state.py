@@ -19,6 +19,7 @@ or node moves the key and nothing is served stale past the next request.
 
 import threading
 from collections.abc import Callable, Hashable
+from functools import partial
 
 from flask import current_app, g, has_request_context
 from sqlalchemy import bindparam, event, null, select, type_coerce, union_all
@@ -26,6 +27,7 @@ from sqlalchemy.orm import Session
 
 from ..extensions import db, lazy_module
 from ..models import CatalogCache, LicenseState, MenuSection, Module, PanelState, User, UserSession
+from . import writes
 
 _ALL = select(PanelState.key, PanelState.value)
 # The upsert of the database in use (its engine has imported its dialect); the other is never imported.
@@ -94,27 +96,32 @@ _STEP = (_TABLE.update().where(_TABLE.c.key == bindparam("counter")).values(valu
 
 
 def bump(*keys: str, session: Session | None = None) -> None:
-    """Move these counters, in the caller's transaction; this request then reads them as moved."""
+    """Move these counters, in the caller's transaction; this request then reads them as moved (at
+    the end of the `writes.together()` block the call is in, if any: that is when they move)."""
     session = session or db.session()
-    connection = session.connection()
-    moved = {}
     for key in keys:
-        moved[key] = connection.execute(_STEP, {"counter": key}).scalar()
-        if moved[key] is not None:
-            continue
-        # First time this counter moves: made by whichever writer comes first, then moved by the others.
-        insert = upsert_insert(connection.dialect.name)
-        if insert is None:
-            session.add(PanelState(key=key, value=1))
-            moved[key] = 1
-            continue
-        made = connection.execute(insert(_TABLE).values(key=key, value=1).on_conflict_do_nothing())
-        moved[key] = 1 if made.rowcount else connection.execute(_STEP, {"counter": key}).scalar()
+        writes.execute(_STEP, {"counter": key}, then=partial(_moved, session, key), session=session)
+
+
+def _moved(session: Session, key: str, value: int | None) -> None:
+    if value is None:  # first time this counter moves: made by whichever writer comes first
+        value = _first_move(session, key)
     session.info[_UNCOMMITTED] = True
     if has_request_context():
-        g._panel_moves = [*g.get("_panel_moves", ()), *moved.items()]
+        g._panel_moves = [*g.get("_panel_moves", ()), (key, value)]
         if g.get("_panel_counters") is not None:
-            g._panel_counters = {**g._panel_counters, **moved}
+            g._panel_counters = {**g._panel_counters, key: value}
+
+
+def _first_move(session: Session, key: str) -> int:
+    """Make the counter's row, or move it when another writer made it meanwhile."""
+    connection = session.connection()
+    insert = upsert_insert(connection.dialect.name)
+    if insert is None:
+        session.add(PanelState(key=key, value=1))
+        return 1
+    made = connection.execute(insert(_TABLE).values(key=key, value=1).on_conflict_do_nothing())
+    return 1 if made.rowcount else connection.execute(_STEP, {"counter": key}).scalar()
 
 
 def moves() -> list[tuple[str, int]]:

@@ -4,6 +4,7 @@ from sqlalchemy import insert, select
 
 from ..extensions import db
 from ..models import AuditEvent, utcnow
+from ..runtime import writes
 
 
 _INSERT = insert(AuditEvent)
@@ -11,9 +12,10 @@ _INSERT = insert(AuditEvent)
 
 def record(actor: str, action: str, slug: str | None = None, detail: str = "") -> None:
     """Add an event to the caller's transaction (committed with the change it describes).
-    Written at once, not at the next flush: a toggle then flushes no object at all."""
-    db.session.connection().execute(_INSERT, {"at": utcnow(), "actor": actor or "system", "action": action,
-                                              "slug": slug, "detail": detail[:2000]})
+    Written at once (or with the other writes of the `writes.together()` block it is in), not at
+    the next flush: a toggle then flushes no object at all."""
+    writes.execute(_INSERT, {"at": utcnow(), "actor": actor or "system", "action": action,
+                             "slug": slug, "detail": detail[:2000]})
 
 
 def recent(limit: int = 15) -> list[AuditEvent]:

@@ -12,16 +12,36 @@ version they do not accept (`broken_by`).
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import NamedTuple
 
-from sqlalchemy import bindparam, select
+from sqlalchemy import JSON, bindparam, func, select
 
 from ..extensions import db
 from ..manifest import Manifest
 from ..models import Module
 from ..versions import matches
 
-_ENABLED_OTHERS = select(Module.slug, Module.name, Module.manifest["requires"].label("requires")).where(
-    Module.state == "enabled", Module.slug != bindparam("target"))
+
+def _enabled_others(table) -> tuple:
+    """Which modules may need the module `target`: the enabled ones but itself."""
+    return table.c.state == "enabled", table.c.slug != bindparam("target")
+
+
+_MODULES = Module.__table__
+_ENABLED_OTHERS = select(_MODULES.c.slug, _MODULES.c.name, _MODULES.c.manifest["requires"].label("requires")).where(
+    *_enabled_others(_MODULES))
+_OTHERS = _MODULES.alias("enabled_others")
+# The same modules as one JSON value, a column a statement about `target` reads along (a disable's
+# locking read): one statement less. PostgreSQL only; on SQLite a statement costs no round trip.
+ENABLED_OTHERS_JSON = select(func.json_agg(func.json_build_array(
+    _OTHERS.c.slug, _OTHERS.c.name, _OTHERS.c.manifest["requires"]), type_=JSON)).where(
+    *_enabled_others(_OTHERS)).scalar_subquery().label("enabled_others")
+
+
+class EnabledModule(NamedTuple):
+    slug: str
+    name: str
+    requires: object
 
 
 @dataclass(frozen=True)
@@ -59,9 +79,13 @@ def unmet(manifest: Manifest) -> list[Requirement]:
     return [requirement for requirement in requirements(manifest) if not requirement.ok]
 
 
-def dependants(slug: str) -> list:
-    """Enabled modules whose manifest requires this one (rows: slug, name, requires)."""
-    enabled = db.session.connection().execute(_ENABLED_OTHERS, {"target": slug})
+def dependants(slug: str, enabled_others: list | None = None) -> list:
+    """Enabled modules whose manifest requires this one (rows: slug, name, requires); from
+    `enabled_others`, what `ENABLED_OTHERS_JSON` read for `slug` (None: read them now)."""
+    if enabled_others is None:
+        enabled = db.session.connection().execute(_ENABLED_OTHERS, {"target": slug}).all()
+    else:
+        enabled = [EnabledModule(*row) for row in enabled_others]
     return [m for m in enabled if isinstance(m.requires, dict) and slug in m.requires]
 
 

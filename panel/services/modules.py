@@ -13,6 +13,7 @@ from .. import manifest as manifest_mod
 from ..errors import Conflict, ManifestError, NotFound
 from ..extensions import db
 from ..models import Module, ModuleRecord, utcnow
+from ..runtime import writes
 from ..runtime.registry import LoadError, bump_generation, describe, load_token, run_module_migrations
 from . import audit, dependencies, licenses
 from .locks import is_locked
@@ -234,6 +235,9 @@ _READ = select(Module.__table__).where(Module.slug == bindparam("target"))
 # the state the previous one left, with its audit entry in the same transaction.
 _READ_LOCKED = _READ.with_for_update()
 _WRITE = Module.__table__.update().where(Module.slug == bindparam("target"))
+# A disable's locking read also reads the enabled modules that could need the module (PostgreSQL).
+_READ_LOCKED_WITH_OTHERS = (select(*Module.__table__.c, dependencies.ENABLED_OTHERS_JSON)
+                            .where(Module.slug == bindparam("target")).with_for_update(of=Module.__table__))
 
 
 def read(slug: str, lock: bool = False) -> ModuleRecord:
@@ -245,9 +249,25 @@ def read(slug: str, lock: bool = False) -> ModuleRecord:
     return ModuleRecord(*row)
 
 
+def read_for_disable(slug: str) -> tuple[ModuleRecord, list | None]:
+    """`read(slug, lock=True)`, and on PostgreSQL the enabled modules that could need it, read in the
+    same statement, for `dependencies.dependants` (None on SQLite: it reads them itself). They are
+    read as the statement began, before any wait for the lock: only this module's own toggles take
+    that lock and they write no other module, so a read after the wait would find the same ones
+    (enabling a dependant never locks this module, before or now)."""
+    if db.session.connection().dialect.name != "postgresql":
+        return read(slug, lock=True), None
+    found = db.session.connection().execute(_READ_LOCKED_WITH_OTHERS, {"target": slug}).first() \
+        if isinstance(slug, str) else None
+    if found is None:
+        raise not_installed(slug)
+    return ModuleRecord(*found[:-1]), found[-1] or []
+
+
 def write(module: ModuleRecord, **changes) -> ModuleRecord:
-    """Change a module's row in the caller's transaction; the record as it now is."""
-    db.session.connection().execute(_WRITE, {"target": module.slug, **changes})
+    """Change a module's row in the caller's transaction (now, or with the other writes of the
+    `writes.together()` block it is in); the record as it now is."""
+    writes.execute(_WRITE, {"target": module.slug, **changes})
     return module._replace(**changes)
 
 
@@ -284,9 +304,10 @@ def enable(slug: str, actor: str) -> ModuleRecord | Module:
         db.session.commit()
         reg.drop(slug)
         return failed
-    module = write(module, **from_manifest, state="enabled", error=None, updated_at=utcnow())
-    audit.record(actor, "enabled", slug)
-    bump_generation()
+    with writes.together():  # one statement on PostgreSQL: the row, its audit entry, the counter
+        module = write(module, **from_manifest, state="enabled", error=None, updated_at=utcnow())
+        audit.record(actor, "enabled", slug)
+        bump_generation()
     db.session.commit()
     reg.adopt(loaded)
     return module
@@ -294,11 +315,11 @@ def enable(slug: str, actor: str) -> ModuleRecord | Module:
 
 def disable(slug: str, actor: str) -> ModuleRecord:
     keep_loaded_after_commit()
-    module = read(slug, lock=True)
+    module, enabled_others = read_for_disable(slug)
     if module.state != "enabled":
         db.session.commit()  # nothing to do: let the row go
         return module
-    dependants = [m.name for m in dependencies.dependants(slug)]
+    dependants = [m.name for m in dependencies.dependants(slug, enabled_others)]
     if dependants:
         raise Conflict(_l("%(name)s is needed by %(others)s; disable those first.", name=module.name,
                           others=", ".join(dependants)))
@@ -314,9 +335,10 @@ def disable(slug: str, actor: str) -> ModuleRecord:
             db.session.rollback()
             hook_error = describe(exc)
             module = read(slug, lock=True)
-    module = write(module, state="disabled", error=None, updated_at=utcnow())
-    audit.record(actor, "disabled", slug, hook_error and f"disable hook failed: {hook_error}")
-    bump_generation()
+    with writes.together():
+        module = write(module, state="disabled", error=None, updated_at=utcnow())
+        audit.record(actor, "disabled", slug, hook_error and f"disable hook failed: {hook_error}")
+        bump_generation()
     db.session.commit()
     reg.drop(slug)
     return module
