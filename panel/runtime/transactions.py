@@ -33,8 +33,20 @@ _LOCKS = re.compile(r"\bFOR\s+(?:NO\s+KEY\s+UPDATE|UPDATE|KEY\s+SHARE|SHARE)\b|_
 
 
 def needs_transaction(statement: str) -> bool:
-    """Whether `statement` may write or take a lock that lasts until the commit."""
-    return not _PLAIN_READ.match(statement) or _LOCKS.search(statement) is not None
+    """Whether `statement` may write or take a lock that lasts until the commit. Kept per statement
+    text: the panel runs a few hundred distinct statements, each compiled once, and scanning the
+    longest of them on every run was a few percent of a busy worker's CPU."""
+    found = _NEEDS.get(statement)
+    if found is None:
+        found = not _PLAIN_READ.match(statement) or _LOCKS.search(statement) is not None
+        if len(_NEEDS) >= _MAX_KEPT:
+            _NEEDS.clear()
+        _NEEDS[statement] = found
+    return found
+
+
+_NEEDS: dict[str, bool] = {}
+_MAX_KEPT = 2048
 
 
 def init_engine(engine: Engine) -> None:
