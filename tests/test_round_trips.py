@@ -127,6 +127,29 @@ def test_a_toggle_is_one_transaction_and_its_answer_reads_outside_it(admin_clien
     assert wire.round_trips() <= (6 if ON_POSTGRES else 9), wire.sent or wire.log()
 
 
+def test_a_page_after_another_workers_toggle_reads_the_sidebar_with_the_counters(app, admin_client, wire,
+                                                                                steady_modules):
+    """On PostgreSQL the sidebar's entries come in the counters' statement when they moved since the
+    worker kept its sidebar: a busy panel's pages make no extra round trip for it."""
+    from panel import create_app
+
+    other = create_app({"TESTING": True, "INSTANCE_PATH": app.instance_path, "SECRET_KEY": "test-secret"})
+    other_client = other.test_client()
+    other_client.csrf = sign_in(other_client)
+    turns = iter(["enable", "disable"] * (WARM_UP + 1))
+
+    def page_after_a_toggle_elsewhere():
+        assert htmx_post(other_client, f"/modules/hello/{next(turns)}").status_code == 200
+        return admin_client.get("/marketplace")
+    html = measured(wire, page_after_a_toggle_elsewhere).get_data(as_text=True)
+    assert 'id="sidebar-module-hello"' in html  # the last turn enabled it, on the other worker
+    # PostgreSQL: the counters with the license row and the sidebar; SQLite: the sidebar read again.
+    assert wire.round_trips() <= (1 if ON_POSTGRES else 2), wire.sent or wire.log()
+    wire.clear()
+    assert 'id="sidebar-module-hello"' in admin_client.get("/marketplace").get_data(as_text=True)
+    assert wire.round_trips() == 1, wire.sent or wire.log()  # nothing moved: the sidebar is kept
+
+
 def test_a_request_that_fails_after_writing_leaves_nothing_written(app, client):
     """The writes of one request still commit together or not at all, though its reads ran outside
     any transaction: the transaction begins at the first write."""

@@ -20,9 +20,10 @@ or node moves the key and nothing is served stale past the next request.
 import threading
 from collections.abc import Callable, Hashable
 from functools import partial
+from typing import NamedTuple
 
 from flask import current_app, g, has_request_context
-from sqlalchemy import bindparam, event, null, select, type_coerce, union_all
+from sqlalchemy import JSON, bindparam, cast, event, func, literal, null, or_, select, type_coerce, union_all
 from sqlalchemy.orm import Session
 
 from ..extensions import db, lazy_module
@@ -52,6 +53,42 @@ _LICENSE_ROW = "_panel_license_row"
 NOT_READ = object()
 
 
+class Rider(NamedTuple):
+    """What a request is likely to read next, sent along with the counters on PostgreSQL (where
+    each statement is a round trip) when the copy a worker keeps of it is out of date: one more row
+    of the counters' statement, whose `rider` column holds `value` (a JSON expression)."""
+
+    name: str
+    value: Callable[[], object]  # builds the JSON expression (at its first use, on PostgreSQL)
+    depends_on: tuple[str, ...]
+    # The counters (values of `depends_on`) the worker's copy was kept at, when this request will
+    # want the value (`()`: nothing kept yet); None when it will not.
+    kept_at: Callable[[], tuple | None]
+
+
+_RIDER_KEY = "~rider"  # the rider row's key: a counter's key is an identifier, never this
+_riders: list[Rider] = []
+_with_rider: list = []  # the counters' statement with the rider, built at its first use
+
+
+def set_rider(rider: Rider) -> None:
+    """Send `rider` along with the counters (one rider at a time; PostgreSQL only)."""
+    _riders[:] = [rider]
+    _with_rider.clear()
+
+
+def ridden(name: str):
+    """The rider's value as this request's counters statement read it, while this request has not
+    moved a counter since; `NOT_READ` when it was not sent (then read it yourself)."""
+    if not has_request_context() or g.get("_panel_moves") or g.get("_panel_counters") is None:
+        return NOT_READ
+    found = g.get(_RIDER_ROW)
+    return found[1] if found is not None and found[0] == name else NOT_READ
+
+
+_RIDER_ROW = "_panel_rider_row"
+
+
 def read() -> dict[str, int]:
     """Every counter as the database holds it now."""
     return dict(db.session.connection().execute(_ALL).all())
@@ -68,9 +105,33 @@ def counters() -> dict[str, int]:
 
 
 def _read_with_license() -> dict[str, int]:
-    rows = db.session.connection().execute(_ALL_AND_LICENSE).all()
+    connection = db.session.connection()
+    rider = _riders[0] if _riders and connection.dialect.name == "postgresql" else None
+    kept_at = rider.kept_at() if rider is not None else None
+    if kept_at is None:
+        rows = connection.execute(_ALL_AND_LICENSE).all()
+    else:
+        params = {f"rider_{key}": value for key, value in zip(rider.depends_on, kept_at or (-1,) * len(rider.depends_on))}
+        rows = connection.execute(_statement_with(rider), params).all()
+        g.pop(_RIDER_ROW, None)
+        for row in rows:
+            if row.key == _RIDER_KEY:
+                setattr(g, _RIDER_ROW, (rider.name, row.rider))
     setattr(g, _LICENSE_ROW, next((row for row in rows if row.key is None), None))
-    return {row.key: row.value for row in rows if row.key is not None}
+    return {row.key: row.value for row in rows if row.key is not None and row.key != _RIDER_KEY}
+
+
+def _statement_with(rider: Rider):
+    """The counters' and license's statement, and a row with the rider's value when any counter it
+    depends on is not what the worker's copy was kept at (`rider_<key>` parameters)."""
+    if not _with_rider:
+        moved = or_(*(func.coalesce(column, 0) != bindparam(f"rider_{key}")
+                      for key, column in zip(rider.depends_on, stamp_columns(*rider.depends_on))))
+        blank = [type_coerce(null(), column.type).label(column.name) for column in _LICENSE.c]
+        _with_rider.append(union_all(
+            *(branch.add_columns(cast(null(), JSON).label("rider")) for branch in _ALL_AND_LICENSE.selects),
+            select(literal(_RIDER_KEY), null(), *blank, type_coerce(rider.value(), JSON).label("rider")).where(moved)))
+    return _with_rider[0]
 
 
 def take_license_row():
@@ -161,9 +222,10 @@ class Stamped:
     """What a computation returns when its statement read the counters too (`stamp_columns`):
     the value, and the first row, whose `stamp_<key>` columns say which counters it saw."""
 
-    def __init__(self, value, row=None):
+    def __init__(self, value, row=None, seen: dict[str, int] | None = None):
+        """`seen`: the counters as read in the same statement, when the caller has them already."""
         self.value = value
-        self.seen = None if row is None else {key.removeprefix("stamp_"): value or 0 for key, value
+        self.seen = seen if row is None else {key.removeprefix("stamp_"): value or 0 for key, value
                                               in row._mapping.items() if isinstance(key, str) and key.startswith("stamp_")}
 
 

@@ -1,11 +1,13 @@
 """The sidebar: menu sections and the modules shown in them."""
 
+from collections import namedtuple
 from dataclasses import dataclass, field, replace
 
+from flask import request
 from flask_babel import lazy_gettext as _l
-from sqlalchemy import and_, bindparam, select
+from sqlalchemy import and_, bindparam, func, select
 
-from ..extensions import db
+from ..extensions import db, lazy_module
 from ..models import DEFAULT_ICON, MenuSection, Module
 from ..runtime import pages_root, state
 
@@ -90,6 +92,28 @@ _ENTRIES = (select(*ENTRY_COLUMNS, *state.stamp_columns("generation", "sidebar")
             .order_by(Module.position, Module.name))
 _ENTRY = _ENTRIES.where(Module.slug == bindparam("slug"))  # built once, like every statement of a toggle
 NOT_READ = object()  # `build_after_switch`: the caller did not read the module's entry
+EntryRow = namedtuple("EntryRow", [column.key for column in ENTRY_COLUMNS])  # a row of `ENTRY_COLUMNS`
+_POSTGRESQL = lazy_module("sqlalchemy.dialects.postgresql")
+
+
+def _entries_json():
+    """Every shown entry (`ENTRY_COLUMNS`, in sidebar order) as one JSON array (PostgreSQL)."""
+    ordered = _POSTGRESQL.aggregate_order_by(func.json_build_array(*ENTRY_COLUMNS), Module.position, Module.name)
+    return select(func.json_agg(ordered)).where(SHOWN).scalar_subquery()
+
+
+def _kept_at() -> tuple | None:
+    """A page (a GET) shows the sidebar: the counters of the sidebar this worker keeps, for the
+    entries to come with the counters when they moved since (another worker switched a module)."""
+    if request.method != "GET":
+        return None
+    kept = _built().find(False, lambda stamp: True)
+    return kept[0] if kept is not None else ()
+
+
+# On PostgreSQL a busy panel's pages would otherwise each read the sidebar again after any other
+# worker's toggle: a statement per page.
+state.set_rider(state.Rider("sidebar", _entries_json, ("generation", "sidebar"), _kept_at))
 
 
 def section_rows() -> tuple:
@@ -142,15 +166,19 @@ def _entry(row) -> SidebarEntry:
 def _build(edit: bool) -> state.Stamped:
     ordered = section_rows()
     entries: dict[str, list[SidebarEntry]] = {key: [] for key, _, _ in ordered}
-    rows = db.session.connection().execute(_ENTRIES).all()
+    ridden = state.ridden("sidebar")
+    if ridden is state.NOT_READ:
+        rows = db.session.connection().execute(_ENTRIES).all()
+        first, seen = (rows[0] if rows else None), None
+    else:  # read with the counters, in the same statement
+        rows, first, seen = [EntryRow(*item) for item in ridden or ()], None, state.counters()
     for row in rows:
         target = resolve_section(row.section_key, row.menu_section, entries)
         if target is None:
             continue
         entries[target].append(_entry(row))
     return state.Stamped(BuiltSidebar(SidebarSection(key, label, bool(builtin), tuple(entries[key]))
-                                      for key, label, builtin in ordered if edit or entries[key]),
-                         rows[0] if rows else None)
+                                      for key, label, builtin in ordered if edit or entries[key]), first, seen)
 
 
 def build_after_switch(slug: str, entry=NOT_READ) -> tuple[SidebarSection, ...]:
