@@ -29,7 +29,7 @@ from sqlalchemy.orm import Session
 
 from ..extensions import db, lazy_module
 from ..models import CatalogCache, LicenseState, MenuSection, Module, PanelState, User, UserSession
-from . import writes
+from . import plain_rows, writes
 
 _ALL = select(PanelState.key, PanelState.value)
 # The upsert of the database in use (its engine has imported its dialect); the other is never imported.
@@ -113,7 +113,7 @@ def _read_with_license() -> dict[str, int]:
     else:
         kept_at = rider.kept_at()
         params = {f"rider_{key}": value for key, value in zip(rider.depends_on, kept_at or (-1,) * len(rider.depends_on))}
-        rows = _plain_rows(connection, _statement_with(rider), {**params, "rider_wanted": kept_at is not None})
+        rows = plain_rows.rows(_statement_with(rider), {**params, "rider_wanted": kept_at is not None})
         g.pop(_RIDER_ROW, None)
         for row in rows:
             if row.key == _RIDER_KEY:
@@ -135,27 +135,6 @@ def _statement_with(rider: Rider):
             select(literal(_RIDER_KEY), null(), *blank, type_coerce(rider.value(), JSON).label("rider"))
             .where(and_(bindparam("rider_wanted", type_=Boolean), moved))))
     return _with_rider[0]
-
-
-def _plain_rows(connection, statement, params: dict) -> list:
-    """The rows of `statement` (every column a type psycopg returns as SQLAlchemy would: numbers,
-    text, timestamps, JSON), run on psycopg's own cursor with the SQL compiled once: the statement
-    every request runs first cost three times as much through SQLAlchemy's result machinery."""
-    key = (id(statement), connection.dialect.name, connection.dialect.server_version_info)
-    compiled = _COMPILED.get(key)
-    if compiled is None or compiled[0] is not statement:
-        found = statement.compile(dialect=connection.dialect)
-        processors = found._bind_processors
-        constants = {key: processors[key](value) if key in processors else value
-                     for key, value in found.construct_params(params).items() if key not in params}
-        compiled = _COMPILED[key] = (statement, str(found), constants)
-    with connection.connection.driver_connection.cursor(row_factory=_ROWS.namedtuple_row) as cursor:
-        cursor.execute(compiled[1], {**compiled[2], **params})
-        return cursor.fetchall()
-
-
-_COMPILED: dict[int, tuple] = {}
-_ROWS = lazy_module("psycopg.rows")
 
 
 def take_license_row():

@@ -13,7 +13,7 @@ from .. import manifest as manifest_mod
 from ..errors import Conflict, ManifestError, NotFound
 from ..extensions import db
 from ..models import Module, ModuleRecord, utcnow
-from ..runtime import writes
+from ..runtime import plain_rows, writes
 from ..runtime.registry import LoadError, bump_generation, describe, load_token, run_module_migrations
 from . import audit, dependencies, licenses
 from .locks import is_locked
@@ -98,16 +98,15 @@ class ListingPage:
 
     def rows(self, query: str, state: str, offset: int, limit: int, **params) -> list:
         searching, by_state, values = _filter(query, state)
-        return db.session.connection().execute(
-            self._statement(searching, by_state), {**values, **params, "offset": offset, "limit": limit}).all()
+        return plain_rows.rows(self._statement(searching, by_state), {**values, **params, "offset": offset, "limit": limit})
 
     def rows_and_counts(self, query: str, state: str, offset: int, limit: int,
                         **params) -> tuple[list, dict[str, int] | None]:
         """`rows`, and `counts()` read in the same statement (one round trip, not two); the counts
         are None when the page is empty (no row to carry them)."""
         searching, by_state, values = _filter(query, state)
-        found = db.session.connection().execute(self._statement(searching, by_state, counted=True),
-                                                {**values, **params, "offset": offset, "limit": limit}).all()
+        found = plain_rows.rows(self._statement(searching, by_state, counted=True),
+                                {**values, **params, "offset": offset, "limit": limit})
         if not found:
             return [], None
         width = len(COUNT_COLUMNS)

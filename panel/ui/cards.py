@@ -14,8 +14,8 @@ from flask import render_template
 from markupsafe import Markup
 from sqlalchemy import and_, bindparam, select
 
-from ..extensions import db
 from ..marketplace import catalog
+from ..runtime import plain_rows
 from ..models import DEFAULT_ICON, CatalogEntry, Module, UpdatePolicy, manifest_menu
 from ..services import licenses, modules
 from ..services import sidebar as sidebar_rows
@@ -123,8 +123,7 @@ def card_of(module) -> Card:
 def _card_and_more(module) -> tuple[Card, dict[str, int] | None, object]:
     """The card; the counts above the list and the module's sidebar entry (None when not shown),
     read in the same statement (both None, and the entry unread, if the row is gone)."""
-    side = db.session.connection().execute(
-        _SIDE, {"slug": module.slug, "catalog_id": catalog.current_catalog().id}).first()
+    side = next(iter(plain_rows.rows(_SIDE, {"slug": module.slug, "catalog_id": catalog.current_catalog().id})), None)
     compatible, newest, pinned, skipped_version, auto_update = side[:5] if side else (None,) * 5
     card = _card(module.slug, module.name, module.version, module.category, module.author, module.description,
                  module.docs_url, module.state, module.error, manifest_menu(module.manifest).get("icon"),
