@@ -22,7 +22,7 @@ from collections.abc import Callable, Hashable
 from functools import partial
 from typing import NamedTuple
 
-from flask import current_app, g, has_request_context
+from flask import current_app, g, has_request_context, request
 from sqlalchemy import (JSON, Boolean, and_, bindparam, cast, event, func, literal, null, or_, select, type_coerce,
                         union_all)
 from sqlalchemy.orm import Session
@@ -62,12 +62,13 @@ class Rider(NamedTuple):
     name: str
     value: Callable[[], object]  # builds the JSON expression (at its first use, on PostgreSQL)
     depends_on: tuple[str, ...]
-    # The counters (values of `depends_on`) the worker's copy was kept at, when this request will
-    # want the value (`()`: nothing kept yet); None when it will not.
-    kept_at: Callable[[], tuple | None]
+    # The counters (values of `depends_on`) the worker's copy was kept at (`()`: nothing kept yet).
+    kept_at: Callable[[], tuple]
+    methods: tuple[str, ...] = ("GET",)  # the requests that will want the value
 
 
 _RIDER_KEY = "~rider"  # the rider row's key: a counter's key is an identifier, never this
+_RIDER_ROW = "_panel_rider_row"
 _riders: list[Rider] = []
 _with_rider: list = []  # the counters' statement with the rider, built at its first use
 
@@ -85,9 +86,6 @@ def ridden(name: str):
         return NOT_READ
     found = g.get(_RIDER_ROW)
     return found[1] if found is not None and found[0] == name else NOT_READ
-
-
-_RIDER_ROW = "_panel_rider_row"
 
 
 def read() -> dict[str, int]:
@@ -111,7 +109,7 @@ def _read_with_license() -> dict[str, int]:
     if rider is None:
         rows = connection.execute(_ALL_AND_LICENSE).all()
     else:
-        kept_at = rider.kept_at()
+        kept_at = rider.kept_at() if request.method in rider.methods else None
         params = {f"rider_{key}": value for key, value in zip(rider.depends_on, kept_at or (-1,) * len(rider.depends_on))}
         rows = plain_rows.rows(_statement_with(rider), {**params, "rider_wanted": kept_at is not None})
         g.pop(_RIDER_ROW, None)

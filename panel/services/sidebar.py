@@ -3,7 +3,6 @@
 from collections import namedtuple
 from dataclasses import dataclass, field, replace
 
-from flask import request
 from flask_babel import lazy_gettext as _l
 from sqlalchemy import and_, bindparam, func, select
 
@@ -102,17 +101,15 @@ def _entries_json():
     return select(func.json_agg(ordered)).where(SHOWN).scalar_subquery()
 
 
-def _kept_at() -> tuple | None:
-    """A page (a GET) shows the sidebar: the counters of the sidebar this worker keeps, for the
-    entries to come with the counters when they moved since (another worker switched a module)."""
-    if request.method != "GET":
-        return None
+def _kept_at() -> tuple:
+    """The counters of the sidebar this worker keeps, for the entries to come with the counters
+    when they moved since (another worker switched a module)."""
     kept = _built().find(False, lambda stamp: True)
     return kept[0] if kept is not None else ()
 
 
-# On PostgreSQL a busy panel's pages would otherwise each read the sidebar again after any other
-# worker's toggle: a statement per page.
+# On PostgreSQL a busy panel's pages (GET requests show the sidebar) would otherwise each read the
+# sidebar again after any other worker's toggle: a statement per page.
 state.set_rider(state.Rider("sidebar", _entries_json, ("generation", "sidebar"), _kept_at))
 
 
