@@ -84,3 +84,27 @@ def test_disable_refuses_while_an_enabled_module_needs_it(app, tmp_path):
         assert db.session.get(Module, "hello").state == "enabled"
         modules.disable("notes", "test")
         assert modules.disable("hello", "test").state == "disabled"
+
+
+def test_a_disable_finds_its_dependants_through_the_index_of_requiring_modules(app, tmp_path):
+    """The dependants' read states the partial index's own condition, so the database reads the few
+    modules that require others, not every enabled module's manifest."""
+    install_sample(app, "hello")
+    with app.app_context():
+        modules.enable("hello", "test")
+        install_package(needs_hello(tmp_path), "test")
+        modules.enable("notes", "test")
+        connection = db.session.connection()
+        statement = dependencies._ENABLED_OTHERS.compile(dialect=connection.dialect)
+        params = statement.construct_params({"target": "hello"})
+        if connection.dialect.name == "sqlite":
+            plan = connection.exec_driver_sql("EXPLAIN QUERY PLAN " + statement.string,
+                                              tuple(params[name] for name in statement.positiontup)).all()
+            assert "ix_modules_requiring" in str(plan)
+        else:
+            connection.exec_driver_sql("SET LOCAL enable_seqscan = off")
+            plan = connection.exec_driver_sql("EXPLAIN " + statement.string, params).all()
+            assert "ix_modules_requiring" in str(plan)
+        assert [row.slug for row in dependencies.dependants("hello")] == ["notes"]
+        with pytest.raises(Conflict, match="needed by"):
+            modules.disable("hello", "test")

