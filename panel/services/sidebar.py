@@ -1,7 +1,9 @@
 """The sidebar: menu sections and the modules shown in them."""
 
+from bisect import bisect_left
 from collections import namedtuple
 from dataclasses import dataclass, field, replace
+from operator import attrgetter
 
 from flask_babel import lazy_gettext as _l
 from sqlalchemy import and_, bindparam, func, select
@@ -27,6 +29,9 @@ class SidebarEntry:
     icon: str
     url: str
     order: tuple = field(default=(), compare=False, repr=False)  # where it sorts in its section
+
+
+_ORDER = attrgetter("order")
 
 
 @dataclass(frozen=True)
@@ -82,14 +87,15 @@ def sections() -> list[MenuSection]:
 _SECTIONS = select(MenuSection.key, MenuSection.label, MenuSection.builtin,
                    *state.stamp_columns("sidebar")).order_by(MenuSection.position, MenuSection.key)
 # What `_entry` reads of a module; another statement about one module (a toggle's card) reads
-# them along, with `SHOWN`, and hands the row to `build_after_switch`.
+# them along, with `SHOWN` (labelled `shown_in_sidebar`), and hands the row to `build_after_switch`.
 ENTRY_COLUMNS = (Module.slug, Module.name, Module.position, Module.custom_label, Module.section_key,
                  *(Module.manifest[("menu", name)].as_string().label(f"menu_{name}")
                    for name in ("label", "icon", "section", "path")))
 SHOWN = and_(Module.state == "enabled", Module.show_in_sidebar.is_(True))
 _ENTRIES = (select(*ENTRY_COLUMNS, *state.stamp_columns("generation", "sidebar")).where(SHOWN)
             .order_by(Module.position, Module.name))
-_ENTRY = _ENTRIES.where(Module.slug == bindparam("slug"))  # built once, like every statement of a toggle
+# One module's entry whether shown or not, built once like every statement of a toggle.
+_ENTRY = select(*ENTRY_COLUMNS, SHOWN.label("shown_in_sidebar")).where(Module.slug == bindparam("slug"))
 NOT_READ = object()  # `build_after_switch`: the caller did not read the module's entry
 EntryRow = namedtuple("EntryRow", [column.key for column in ENTRY_COLUMNS])  # a row of `ENTRY_COLUMNS`
 _POSTGRESQL = lazy_module("sqlalchemy.dialects.postgresql")
@@ -174,46 +180,70 @@ def _build(edit: bool) -> state.Stamped:
         if target is None:
             continue
         entries[target].append(_entry(row))
+    for found in entries.values():  # in Python's order, which `find_entry` searches by (a database's
+        found.sort(key=_ORDER)      # collation may order names otherwise); stable, so nearly free
     return state.Stamped(BuiltSidebar(SidebarSection(key, label, bool(builtin), tuple(entries[key]))
                                       for key, label, builtin in ordered if edit or entries[key]), first, seen)
 
 
-def build_after_switch(slug: str, entry=NOT_READ) -> tuple[SidebarSection, ...]:
-    """`build(edit=True)` right after this request switched `slug` on or off and committed.
+def build_after_switch(slug: str, entry=NOT_READ) -> tuple[tuple[SidebarSection, ...], tuple | None]:
+    """`build(edit=True)` right after this request switched `slug` on or off and committed, and the
+    order of `slug`'s entry in it (for `find_entry`; None: look through every entry).
 
     When that commit moved the `generation` counter from N-1 to N and nothing else, the sidebar
     at N is the one kept at N-1 with this module's entry taken out or put in: the module's row
     is read alone instead of every shown entry (the sidebar of thousands of modules otherwise
     costs a toggle more than everything else). The counter's row stays locked from the move to
-    the commit, so no other change can fall between N-1 and N. `entry`: that row (`ENTRY_COLUMNS`,
-    None when `SHOWN` is false) when the caller read it after the commit along with its own."""
+    the commit, so no other change can fall between N-1 and N. `entry`: that row (`ENTRY_COLUMNS`
+    and `shown_in_sidebar`) when the caller read it after the commit along with its own."""
     moved = state.moves()
     if state.uncommitted() or [key for key, _ in moved] != ["generation"]:
-        return build(edit=True)
+        return build(edit=True), None
     generation = moved[0][1]
     kept = _built().find(True, lambda stamp: stamp[0] == generation - 1)
     if kept is None:
-        return build(edit=True)
+        return build(edit=True), None
     (_, sidebar_counter), before = kept
     row = db.session.connection().execute(_ENTRY, {"slug": slug}).first() if entry is NOT_READ else entry
-    after = _switched(before, slug, row)
+    after = before if row is None else _switched(before, slug, row)
     stamp = (generation, sidebar_counter)
     _built().put(stamp, True, after)
     _built().put(stamp, False, BuiltSidebar(section for section in after if section.entries))
-    return after
+    return after, None if row is None else _entry(row).order
+
+
+def find_entry(entries: tuple[SidebarEntry, ...], slug: str, order: tuple | None) -> int | None:
+    """Where `slug`'s entry is among a section's `entries`, looked up by its `order` (they are in
+    that order): a toggle looks for one entry among thousands, in a few steps. Without an order,
+    every entry is looked at."""
+    if order is None:
+        return next((at for at, entry in enumerate(entries) if entry.slug == slug), None)
+    at = bisect_left(entries, order, key=_ORDER)
+    while at < len(entries) and entries[at].order == order:
+        if entries[at].slug == slug:
+            return at
+        at += 1
+    return None
 
 
 def _switched(sections: tuple[SidebarSection, ...], slug: str, row) -> tuple[SidebarSection, ...]:
     """`sections` (edit mode: every section) without `slug`'s entry, and with it where `row`, its
-    entry as read now (None when it is not shown), puts it."""
+    entry as read now, puts it when `row.shown_in_sidebar`. A switch changes neither the position
+    nor the name a disabled module's entry was ordered by, and a disabled module had no entry, so
+    the entry to take out is found by the order `row` gives it."""
+    entry = _entry(row)
     keys = [section.key for section in sections]
-    target = resolve_section(row.section_key, row.menu_section, keys) if row is not None else None
+    target = resolve_section(row.section_key, row.menu_section, keys) if row.shown_in_sidebar else None
     changed = []
     for section in sections:
-        entries = [entry for entry in section.entries if entry.slug != slug]
+        entries = section.entries
+        at = find_entry(entries, slug, entry.order)
+        if at is not None:
+            entries = entries[:at] + entries[at + 1:]
         if section.key == target:
-            entry = _entry(row)
-            at = next((i for i, other in enumerate(entries) if other.order > entry.order), len(entries))
-            entries.insert(at, entry)
-        changed.append(replace(section, entries=tuple(entries)))
+            at = bisect_left(entries, entry.order, key=_ORDER)
+            while at < len(entries) and entries[at].order == entry.order:  # after its equals, as built
+                at += 1
+            entries = entries[:at] + (entry,) + entries[at:]
+        changed.append(section if entries is section.entries else replace(section, entries=entries))
     return BuiltSidebar(changed)

@@ -121,7 +121,7 @@ def card_of(module) -> Card:
 
 
 def _card_and_more(module) -> tuple[Card, dict[str, int] | None, object]:
-    """The card; the counts above the list and the module's sidebar entry (None when not shown),
+    """The card; the counts above the list and the module's sidebar entry (with `shown_in_sidebar`),
     read in the same statement (both None, and the entry unread, if the row is gone)."""
     side = next(iter(plain_rows.rows(_SIDE, {"slug": module.slug, "catalog_id": catalog.current_catalog().id})), None)
     compatible, newest, pinned, skipped_version, auto_update = side[:5] if side else (None,) * 5
@@ -131,7 +131,7 @@ def _card_and_more(module) -> tuple[Card, dict[str, int] | None, object]:
                  (bool(pinned), skipped_version, bool(auto_update)))
     if side is None:
         return card, None, sidebar_rows.NOT_READ
-    return card, modules.counts_of(*side[5:8]), side if side.shown_in_sidebar else None
+    return card, modules.counts_of(*side[5:8]), side
 
 
 def card_of_row(row, paid: frozenset | None = None) -> Card:

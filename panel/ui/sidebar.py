@@ -45,24 +45,24 @@ def sidebar_change_html(slug: str, entry=sidebar.NOT_READ) -> Markup:
     when it is shown, put back where it now belongs (with its section when it is the only entry);
     a section left empty taken out. Some hundred bytes at any size, where the whole sidebar of a
     thousand modules is tens of kilobytes. `entry`: as `services.sidebar.build_after_switch` takes it."""
-    every = sidebar.build_after_switch(slug, entry)  # the edit mode's build lists the empty sections too
+    every, order = sidebar.build_after_switch(slug, entry)  # the edit mode's build lists the empty sections too
     shown = [section for section in every if section.entries]
     parts = [f'<li id="sidebar-module-{escape(slug)}" hx-swap-oob="delete"></li>']
     parts += [f'<div id="sidebar-section-{escape(s.key)}" hx-swap-oob="delete"></div>'
               for s in every if not s.entries]
     for index, section in enumerate(shown):
-        slugs = [entry.slug for entry in section.entries]
-        if slug not in slugs:
+        at = sidebar.find_entry(section.entries, slug, order)
+        if at is None:
             continue
-        if len(slugs) == 1:  # the section appears with it
+        if len(section.entries) == 1:  # the section appears with it
             following = shown[index + 1].key if index + 1 < len(shown) else None
             where = f"beforebegin:#sidebar-section-{following}" if following else "beforeend:#sidebar-sections"
             parts.append(f'<div id="sidebar-section-{escape(section.key)}" hx-swap-oob="delete"></div>')
             parts.append(_out_of_band(where, _changes.get_or_render(
                 (section, request_key()), lambda: render_template("layout/_sidebar_section.html", section=section))))
         else:
-            at = slugs.index(slug)
-            where = (f"beforebegin:#sidebar-module-{slugs[at + 1]}" if at + 1 < len(slugs)
+            following = section.entries[at + 1].slug if at + 1 < len(section.entries) else None
+            where = (f"beforebegin:#sidebar-module-{following}" if following
                      else f"beforeend:#sidebar-entries-{section.key}")
             switched = section.entries[at]
             parts.append(_out_of_band(where, _changes.get_or_render(
