@@ -261,3 +261,44 @@ def test_the_counts_put_into_their_shape_read_as_the_template_renders_them(app):
                 expected = compact(render_template("modules/_counts.html", counts=counts, oob=oob))
                 assert counts_html(oob, {**counts, "installed": sum(counts.values())}) == expected
                 assert "Включён" in expected and str(counts["enabled"]) in expected
+
+
+def test_the_counts_a_run_of_toggles_answers_with_are_the_counted_ones(app, admin_client):
+    """After the first toggle a worker derives the counts from the ones it kept and the one switch it
+    committed, counting nothing; each answer still shows what counting the rows would show, a failed
+    enable and a change from elsewhere included."""
+    from sqlalchemy import event
+
+    from conftest import htmx_post
+    from panel.services import modules
+
+    for slug in ("hello", "notes", "broken"):
+        install_sample(app, slug)
+    counted = []
+    with app.app_context():
+        engine = db.engine
+
+    def note(conn, cursor, statement, *args):
+        counted.append(statement if "count(" in statement.lower() else "")
+
+    event.listen(engine, "before_cursor_execute", note)
+    steps = [("hello", "enable"), ("notes", "enable"), ("broken", "enable"), ("hello", "disable"),
+             ("elsewhere", "notes"), ("broken", "enable"), ("notes", "enable"), ("hello", "enable")]
+    try:
+        for slug, action in steps:
+            counted.clear()
+            if slug == "elsewhere":  # another worker's switch: this worker's kept counts are behind
+                with app.app_context():
+                    modules.disable(action, "other")
+                continue
+            html = htmx_post(admin_client, f"/modules/{slug}/{action}").get_data(as_text=True)
+            answered_with = [statement for statement in counted if statement]
+            shown = {key: int(n) for key, n in re.findall(
+                r'data-count="(\w+)">\w+ <span class="badge text-bg-light">(\d+)', html)}
+            with app.app_context():
+                expected = modules.counts()
+            assert shown == {key: expected[key] for key in ("enabled", "disabled", "failed")}, (slug, action)
+            if (slug, action) in (("notes", "enable"), ("hello", "disable")):
+                assert not answered_with, (slug, action)  # derived from the previous answer's counts
+    finally:
+        event.remove(engine, "before_cursor_execute", note)

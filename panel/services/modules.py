@@ -15,7 +15,7 @@ from ..extensions import db
 from ..models import Module, ModuleRecord, utcnow
 from ..runtime import plain_rows, writes
 from ..runtime.registry import LoadError, bump_generation, describe, load_token, run_module_migrations
-from . import audit, dependencies, licenses
+from . import audit, dependencies, licenses, module_counts
 from .locks import is_locked
 from .sidebar import is_section
 
@@ -278,6 +278,7 @@ def enable(slug: str, actor: str) -> ModuleRecord | Module:
         db.session.commit()  # nothing to do: let the row go
         return module
     licenses.require_run(slug)  # a paid module runs only while the license entitles it
+    before = module.state
     folder = Path(current_app.config["MODULES_PATH"]) / slug
     try:
         manifest = read_manifest(folder)
@@ -301,6 +302,7 @@ def enable(slug: str, actor: str) -> ModuleRecord | Module:
         audit.record(actor, "enable_failed", slug, failed.error)
         bump_generation()
         db.session.commit()
+        module_counts.switched(before, "failed")
         reg.drop(slug)
         return failed
     with writes.together():  # one statement on PostgreSQL: the row, its audit entry, the counter
@@ -308,6 +310,7 @@ def enable(slug: str, actor: str) -> ModuleRecord | Module:
         audit.record(actor, "enabled", slug)
         bump_generation()
     db.session.commit()
+    module_counts.switched(before, "enabled")
     reg.adopt(loaded)
     return module
 
@@ -339,6 +342,7 @@ def disable(slug: str, actor: str) -> ModuleRecord:
         audit.record(actor, "disabled", slug, hook_error and f"disable hook failed: {hook_error}")
         bump_generation()
     db.session.commit()
+    module_counts.switched("enabled", "disabled")
     reg.drop(slug)
     return module
 

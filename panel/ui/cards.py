@@ -15,9 +15,9 @@ from markupsafe import Markup
 from sqlalchemy import and_, bindparam, select
 
 from ..marketplace import catalog
-from ..runtime import plain_rows
+from ..runtime import plain_rows, state
 from ..models import DEFAULT_ICON, CatalogEntry, Module, UpdatePolicy, manifest_menu
-from ..services import licenses, modules
+from ..services import licenses, module_counts, modules
 from ..services import sidebar as sidebar_rows
 from ..versions import newer, older
 from . import card_shapes
@@ -73,12 +73,22 @@ SIDE_JOINS = ((CatalogEntry, and_(CatalogEntry.catalog_id == bindparam("catalog_
 PAGE_COLUMNS = (*CARD_COLUMNS, *SIDE_COLUMNS)
 
 _PAGE = modules.ListingPage(PAGE_COLUMNS, SIDE_JOINS)  # see services.modules.ListingPage
-# A toggle's card reads the counts above the list and the module's sidebar entry in the same
-# statement: its answer carries all three.
-_SIDE = select(*SIDE_COLUMNS, *modules.COUNT_COLUMNS, sidebar_rows.SHOWN.label("shown_in_sidebar"),
-               *sidebar_rows.ENTRY_COLUMNS).select_from(Module).where(Module.slug == bindparam("slug"))
-for _table, _on in SIDE_JOINS:
-    _SIDE = _SIDE.outerjoin(_table, _on)
+
+
+def _side(*counted) -> object:
+    statement = select(*SIDE_COLUMNS, sidebar_rows.SHOWN.label("shown_in_sidebar"), *sidebar_rows.ENTRY_COLUMNS,
+                       *counted).select_from(Module).where(Module.slug == bindparam("slug"))
+    for table, on in SIDE_JOINS:
+        statement = statement.outerjoin(table, on)
+    return statement
+
+
+# A toggle's card reads the module's sidebar entry in the same statement, and the counts above the
+# list with the `generation` they were counted at, unless they could be derived (services.module_counts):
+# its answer carries all three.
+_SIDE = _side()
+_SIDE_COUNTED = _side(*modules.COUNT_COLUMNS, *state.stamp_columns("generation"))
+_COUNTED = slice(-len(modules.COUNT_COLUMNS) - 1, -1)
 
 
 # Parsing two versions costs more than the rest of a card; a list compares the same pairs each time.
@@ -123,7 +133,9 @@ def card_of(module) -> Card:
 def _card_and_more(module) -> tuple[Card, dict[str, int] | None, object]:
     """The card; the counts above the list and the module's sidebar entry (with `shown_in_sidebar`),
     read in the same statement (both None, and the entry unread, if the row is gone)."""
-    side = next(iter(plain_rows.rows(_SIDE, {"slug": module.slug, "catalog_id": catalog.current_catalog().id})), None)
+    counts = module_counts.after_switch()
+    side = next(iter(plain_rows.rows(_SIDE if counts else _SIDE_COUNTED,
+                                     {"slug": module.slug, "catalog_id": catalog.current_catalog().id})), None)
     compatible, newest, pinned, skipped_version, auto_update = side[:5] if side else (None,) * 5
     card = _card(module.slug, module.name, module.version, module.category, module.author, module.description,
                  module.docs_url, module.state, module.error, manifest_menu(module.manifest).get("icon"),
@@ -131,7 +143,10 @@ def _card_and_more(module) -> tuple[Card, dict[str, int] | None, object]:
                  (bool(pinned), skipped_version, bool(auto_update)))
     if side is None:
         return card, None, sidebar_rows.NOT_READ
-    return card, modules.counts_of(*side[5:8]), side
+    if counts is None:
+        counts = modules.counts_of(*side[_COUNTED])
+        module_counts.keep(counts, side.stamp_generation or 0)
+    return card, counts, side
 
 
 def card_of_row(row, paid: frozenset | None = None) -> Card:
