@@ -183,3 +183,31 @@ def test_failures_from_one_address_are_counted_across_account_names(app):
     assert login(client, name="another", password="wrong password").status_code == 429
     elsewhere = app.test_client()
     assert login(elsewhere, environ_base={"REMOTE_ADDR": "127.0.0.9"}).status_code == 302
+
+
+def test_a_token_checked_once_is_still_tied_to_its_session_and_its_age(app, client, monkeypatch):
+    """A worker checks a token's signature once (panel.extensions.CheckedOnceCSRF) and then only
+    compares: another session's token is refused however often it passed before, and so is a
+    remembered token older than a time limit, when one is set."""
+    import itsdangerous.timed
+
+    create_admin(app)
+    login(client)
+    token = csrf_token(client, "/modules")
+    other = app.test_client()
+    login(other)
+
+    def post(by, with_token):
+        return by.post("/modules/nothing_here/enable", headers={"HX-Request": "true", "X-CSRFToken": with_token})
+
+    assert post(client, token).status_code == 404  # checked, and remembered
+    checked = []
+    real_loads = itsdangerous.timed.TimestampSigner.unsign
+    monkeypatch.setattr(itsdangerous.timed.TimestampSigner, "unsign",
+                        lambda self, *args, **kwargs: checked.append(1) or real_loads(self, *args, **kwargs))
+    assert [post(client, token).status_code for _ in range(3)] == [404] * 3 and not checked  # compared only
+    assert post(other, token).status_code == 400  # the other session's value differs
+    app.config["WTF_CSRF_TIME_LIMIT"] = 3600
+    with time_machine.travel(datetime.now(timezone.utc) + timedelta(hours=2), tick=False):
+        assert post(client, token).status_code == 400
+    assert post(client, token).status_code == 404
