@@ -282,7 +282,9 @@ def enable(slug: str, actor: str) -> ModuleRecord | Module:
     folder = Path(current_app.config["MODULES_PATH"]) / slug
     try:
         manifest = read_manifest(folder)
-        from_manifest = manifest_values(manifest, module.section_key)
+        # Only what the manifest changed is written: each column set is an index entry rewritten.
+        from_manifest = {column: value for column, value in manifest_values(manifest, module.section_key).items()
+                         if getattr(module, column) != value}
         module = module._replace(**from_manifest)
         missing = [requirement.text for requirement in dependencies.unmet(manifest)]
         if missing:
