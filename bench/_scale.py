@@ -89,8 +89,13 @@ def bare_app(database_uri: str, card_template: str):
 
     @bare.post("/bare/<slug>/<state>")
     def toggle(slug, state):
+        # The same commit as the panel's toggle: the module's row, its audit entry, the change counter.
         with engine.begin() as conn:
-            conn.execute(text("UPDATE modules SET state = :state WHERE slug = :slug"), {"state": state, "slug": slug})
+            conn.execute(text("UPDATE modules SET state = :state, updated_at = CURRENT_TIMESTAMP WHERE slug = :slug"),
+                         {"state": state, "slug": slug})
+            conn.execute(text("INSERT INTO audit_events (at, actor, action, slug, detail) "
+                              "VALUES (CURRENT_TIMESTAMP, 'bare', :state, :slug, '')"), {"state": state, "slug": slug})
+            conn.execute(text("UPDATE panel_state SET value = value + 1 WHERE key = 'generation'"))
         return f'<div id="module-{slug}" data-state="{state}"></div>'
 
     @bare.get("/bare/list")

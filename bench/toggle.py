@@ -3,7 +3,8 @@ against a separate bare Flask app committing the same change, both over loopback
 
 Each round toggles a random module (enable or disable, as its state calls for) in the panel — signed
 in, CSRF, audit, the module's code loaded or unloaded, the card, its sidebar entry and the counts out
-of band — and flips a random module's state in the bare app (one UPDATE, a small answer). Figures:
+of band — and flips a random module's state in the bare app, committing the same change (the module's
+row, its audit entry and the change counter, three statements in one transaction; a small answer). Figures:
 min/median/max over 3 runs of the median of each run, and the largest answer. Goals: ≤ 1.5× the bare
 app, answer ≤ 4 KB at any size.
 
