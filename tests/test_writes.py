@@ -34,8 +34,14 @@ def hello_state() -> str:
 
 
 def statements_sent(app) -> list[str]:
+    """What the session's connection sends from now on (on SQLite, also what runs on the driver's
+    own cursor, as runtime.plain_rows runs a toggle's writes)."""
     sent = []
-    event.listen(db.engine, "before_cursor_execute", lambda *args: sent.append(args[2]))
+    if ON_POSTGRES:
+        event.listen(db.engine, "before_cursor_execute", lambda *args: sent.append(args[2]))
+    else:
+        db.session.connection().connection.driver_connection.set_trace_callback(
+            lambda statement: statement.startswith("BEGIN") or sent.append(statement))  # the driver's own BEGIN
     return sent
 
 

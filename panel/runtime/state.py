@@ -107,7 +107,7 @@ def _read_with_license() -> dict[str, int]:
     connection = db.session.connection()
     rider = _riders[0] if _riders and connection.dialect.name == "postgresql" else None
     if rider is None:
-        rows = connection.execute(_ALL_AND_LICENSE).all()
+        rows = plain_rows.rows(_ALL_AND_LICENSE)
     else:
         kept_at = rider.kept_at() if request.method in rider.methods else None
         params = {f"rider_{key}": value for key, value in zip(rider.depends_on, kept_at or (-1,) * len(rider.depends_on))}

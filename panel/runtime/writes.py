@@ -28,6 +28,7 @@ from sqlalchemy.sql import visitors
 from sqlalchemy.sql.elements import BindParameter
 
 from ..extensions import db
+from . import plain_rows
 
 _QUEUE = "panel_writes_queued"
 # Combined statements by shape (each write's statement and parameter names), built once: a statement
@@ -71,8 +72,7 @@ def _taken(queue: list) -> list:
 
 
 def _run_one(session: Session, statement, params: dict, then: Callable | None) -> None:
-    result = session.connection().execute(statement, params)
-    value = result.scalar() if result.returns_rows else None
+    value = plain_rows.run(session.connection(), statement, params)
     if then is not None:
         then(value)
 
