@@ -27,7 +27,7 @@ from ..versions import matches
 
 class names_requirements(FunctionElement):
     """True when a module's manifest (the argument) requires other modules: the predicate of the
-    partial index `ix_modules_requiring` (migration 0008), written exactly as the index has it so
+    partial index `ix_modules_requiring` (migration 0009), written exactly as the index has it so
     the database finds the few modules that require others without decoding every manifest (at
     20,000 modules, half enabled, a disable read 10,000 manifests: 9 ms against 0.01)."""
 

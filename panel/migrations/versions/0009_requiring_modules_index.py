@@ -1,8 +1,8 @@
 """An index of the modules that require others, so a disable finds its dependants without
 decoding every installed module's manifest.
 
-Revision ID: 0008
-Revises: 0005
+Revision ID: 0009
+Revises: 0008
 Create Date: 2026-11-24 09:00:00
 
 Partial: only modules whose manifest names requirements are in it, a handful in a real install.
@@ -13,8 +13,8 @@ from alembic import op
 import sqlalchemy as sa
 
 
-revision = '0008'
-down_revision = '0005'
+revision = '0009'
+down_revision = '0008'
 branch_labels = None
 depends_on = None
 
