@@ -112,14 +112,14 @@ def main():
         gc.collect()
         unrefreshed = rss_mb()
         full_refresh()  # the first catalog of this panel: its head row made once
-        bulk_writes.wait_for_checkpoints()
+        bulk_writes.wait_for_background()
         fulls, checkpoints = [], []
         for _ in range(ROUNDS):
             forget_version()
             fulls.append(timed(full_refresh))
             # The log copied into the database file by a thread after the refresh has returned: waited
             # for here, so the next round does not share the CPU with it, and shown on its own line.
-            checkpoints.append(timed(bulk_writes.wait_for_checkpoints))
+            checkpoints.append(timed(bulk_writes.wait_for_background))
         line("refresh (full)", fulls, bare_get)
         line("  then checkpoint (bg)", checkpoints, bare_get)
         gc.collect()

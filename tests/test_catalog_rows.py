@@ -206,7 +206,7 @@ def test_a_refresh_leaves_every_pooled_connection_checkpointing_as_before(app):
             connection.close()
         for round_ in range(3):
             catalog.save_catalog([catalog.validate_entry(extra(i, summary=f"round {round_}")) for i in range(50)])
-        bulk_writes.wait_for_checkpoints()
+        bulk_writes.wait_for_background()
         after = [db.engine.connect() for _ in range(db.engine.pool.checkedin() + 1)]
         try:
             assert {c.exec_driver_sql("PRAGMA wal_autocheckpoint").scalar() for c in after} == defaults == {1000}
