@@ -97,7 +97,7 @@ def _write(batch: list[tuple], index: search_index.BulkIndex | None) -> int:
         return _insert_batch(batch)
     index.wait()
     written = _insert_batch(batch)
-    index.index_written()
+    index.index_written(written)
     return written
 
 
