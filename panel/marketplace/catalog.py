@@ -220,8 +220,9 @@ def _fetch() -> RefreshResult:
         return RefreshResult("failed", str(exc))
     finally:
         client.close()
+    removed = [s for s in result.data["removed"] if isinstance(s, str)] if _is_change_list(result.data, etag) else None
     try:
-        count, skipped = _store(url, row_id, result, validated, _is_change_list(result.data, etag))
+        count, skipped = save_catalog(validated, etag=result.etag, url=url, row_id=row_id, removed=removed)
     except Exception:  # noqa: BLE001 — whatever stopped the write, the previous catalog stays whole
         log.exception("storing the marketplace catalog failed")
         message = str(_l("The catalog could not be stored; the previous one is still shown."))
@@ -231,17 +232,12 @@ def _fetch() -> RefreshResult:
     return RefreshResult("updated", skipped=skipped, count=count)
 
 
-def _store(url: str, row_id: int | None, result, validated: Validated, change_list: bool) -> tuple[int, int]:
-    removed = [s for s in result.data["removed"] if isinstance(s, str)] if change_list else None
-    return save_catalog(validated, etag=result.etag, url=url, row_id=row_id, removed=removed)
-
-
 def save_catalog(entries, etag: str | None = None, url: str | None = None, row_id: int | None = None,
                  removed: list[str] | None = None) -> tuple[int, int]:
     """Store validated `entries` as the catalog of `url` (the current store's by default), with its
     head, in one transaction: readers see the old catalog until the commit, and a write stopped
     half-way (an error, a killed worker) leaves it untouched. The entries become a new generation
-    (see catalog_rows); the replaced one is deleted after the commit, by a thread (bulk_writes).
+    (see catalog_rows); after the commit a thread deletes the ones no head shows (bulk_writes).
     With `removed` (a list of slugs), `entries` are a store's changes and patch the stored catalog
     instead of replacing it. Returns (modules stored, entries skipped)."""
     url = (url or catalog_url())[:500]
@@ -267,6 +263,8 @@ def save_catalog(entries, etag: str | None = None, url: str | None = None, row_i
         db.session.execute(update(CatalogCache).where(CatalogCache.id == row_id)
                            .values(skipped=skipped, generation_id=shown, **values))
         db.session.commit()
+    if removed is not None:  # what a worker stopped before its clean-up left, were the store to send only changes
+        bulk_writes.in_background(db.engine, catalog_rows.drop_unshown, checkpoint=False)
     _forget_request_catalog()
     return catalog_rows.count(shown), skipped
 

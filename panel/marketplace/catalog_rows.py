@@ -69,7 +69,8 @@ def _row(generation_id, entry, slug, name, category, paid, version, releases, su
             break
     newest = releases[-1][1] if releases else version
     search = _search_words(name, slug, summary, author, category)
-    return (generation_id, slug, name.lower()[:120], category, paid, compatible, newest, search, _encode(entry).decode())
+    return (generation_id, slug, name.lower()[:120], category, paid, compatible, newest, search,
+            _encode(entry).decode())
 
 
 def _is_sqlite() -> bool:
