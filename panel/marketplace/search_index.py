@@ -4,6 +4,8 @@ read from `catalog_entries`): it holds the rows of the shown generations only (s
 A full refresh empties it and indexes the new generation a batch at a time, on a thread, while the
 next batch is read, checked and built in Python: the tokenizing runs inside SQLite without holding
 the GIL, so on a second core it costs the refresh almost nothing (60,000 modules: 0.4 s of work).
+Each statement leaves a segment of its own: a few dozen of them made the next patch merge them
+(0.3 s at 60,000 modules), so the batches are large (catalog_rows.BATCH).
 A patch takes its changed rows out and puts them back in (`index_rows`).
 """
 
@@ -20,9 +22,6 @@ FTS_DEFAULTS = {"automerge": 4, "crisismerge": 16, "hashsize": 1024 * 1024}  # S
 # pending terms instead of 1 MB (fewer, larger segments: a quarter less time).
 FTS_BULK = {"automerge": 0, "crisismerge": 2000, "hashsize": 8 * 1024 * 1024}
 INDEX_NEW_ROWS = "INSERT INTO catalog_search(rowid, search) SELECT id, search FROM catalog_entries WHERE id > ?"
-# Rows indexed per statement: each statement leaves a segment of its own, and a few dozen of them made
-# the next patch merge them (0.3 s at 60,000 modules); a handful of segments do not.
-INDEX_CHUNK_ROWS = 10_000
 
 
 def configure(**values: int) -> None:
@@ -41,7 +40,7 @@ def index_rows(columns: str, where) -> None:
 class BulkIndex:
     """The index of a full refresh of the catalog whose head is `catalog_id`, in the refresh's
     transaction: emptied, given the shown rows of the other stores' catalogs (a store shown before
-    this one), then the rows the refresh writes, a chunk at a time (`wait` before writing a batch,
+    this one), then the rows the refresh writes, a batch at a time (`wait` before writing a batch,
     `index_written` after it). The rows of replaced generations leave the index with the rest.
     Use as a context manager: on the way out it waits for the thread (so the connection is free
     for the commit or the rollback), and on success puts back the usual settings."""
@@ -52,7 +51,6 @@ class BulkIndex:
         self.pool = ThreadPoolExecutor(1, thread_name_prefix="catalog-search")
         self.pending = None
         self.indexed_to = 0
-        self.unindexed = 0
 
     def __enter__(self) -> "BulkIndex":
         others = select(CatalogCache.generation_id).where(CatalogCache.id != self.catalog_id,
@@ -71,14 +69,11 @@ class BulkIndex:
             pending, self.pending = self.pending, None
             pending.result()
 
-    def index_written(self, rows: int) -> None:
-        """`rows` more were written: once they make a chunk, index them on the thread (the caller
-        waits before its next statement on this connection)."""
-        self.unindexed += rows
-        if self.unindexed >= INDEX_CHUNK_ROWS:
-            self.wait()
-            self.unindexed = 0
-            self.pending = self.pool.submit(self._index_new_rows)
+    def index_written(self) -> None:
+        """Index the rows written since the last call, on the thread (the caller waits before its
+        next statement on this connection)."""
+        self.wait()
+        self.pending = self.pool.submit(self._index_new_rows)
 
     def _index_new_rows(self) -> None:
         self.raw.execute(INDEX_NEW_ROWS, (self.indexed_to,))
@@ -93,6 +88,4 @@ class BulkIndex:
         finally:
             self.pool.shutdown()
         if kind is None:
-            if self.unindexed:
-                self._index_new_rows()
             configure(**FTS_DEFAULTS)
