@@ -27,18 +27,18 @@ def test_a_refresh_stopped_half_way_leaves_the_previous_catalog_served_whole(app
     hub_server.store.set_extra([extra(i) for i in range(40)])
     written = []
 
-    def insert_then_fail(batch, real=catalog_rows._insert_batch):
-        if written:
+    def row_then_fail(generation_id, entry, real=catalog_rows.row_values):
+        if len(written) == 12:
             raise OSError("disk full")  # the worker dies with half the rows written
-        written.append(len(batch))
-        return real(batch)
+        written.append(entry)
+        return real(generation_id, entry)
 
-    monkeypatch.setattr(catalog_rows, "BATCH", 5)
-    monkeypatch.setattr(catalog_rows, "_insert_batch", insert_then_fail)
+    monkeypatch.setattr(catalog_rows, "BATCH", 5)  # two batches written (SQLite), twelve rows sent (COPY)
+    monkeypatch.setattr(catalog_rows, "row_values", row_then_fail)
     with app.app_context():
         result = catalog.refresh()
     assert result.status == "failed" and "previous one is still shown" in result.message
-    assert written == [5]
+    assert len(written) == 12
     assert slugs_shown(app) == before
     monkeypatch.undo()
     with app.app_context():

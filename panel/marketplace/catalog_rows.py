@@ -90,8 +90,10 @@ def _is_sqlite() -> bool:
 # --- writing (inside the caller's transaction) ---------------------------------------------------
 
 def _insert(generation_id: int, entries, index: search_index.BulkIndex | None = None) -> int:
-    """Insert entries in batches (an iterable: the whole catalog is never a second list of rows);
-    with `index`, each batch is indexed while the next one is built."""
+    """Insert entries (an iterable: the whole catalog is never a second list of rows), in batches;
+    with `index`, each batch is indexed while the next one is built. PostgreSQL: see _copy."""
+    if db.session.get_bind().dialect.driver == "psycopg":  # psycopg 3
+        return _copy(generation_id, entries)
     count, batch = 0, []
     for entry in entries:
         batch.append(row_values(generation_id, entry))
@@ -112,17 +114,25 @@ def _write(batch: list[tuple], index: search_index.BulkIndex | None) -> int:
     return written
 
 
+def _copy(generation_id: int, entries) -> int:
+    """PostgreSQL: one COPY fed a row at a time as the entries are checked, on the session's
+    connection: psycopg sends the rows as they come, so the server writes and indexes them (the
+    trigram index is most of its work) while Python checks the next ones."""
+    count = 0
+    raw = db.session.connection().connection.driver_connection
+    with raw.cursor() as cursor, cursor.copy(POSTGRES_COPY) as copy:
+        for entry in entries:
+            copy.write_row(row_values(generation_id, entry))
+            count += 1
+    return count
+
+
 def _insert_batch(batch: list[tuple]) -> int:
     """Rows straight to the driver, on the session's connection (so inside its transaction): SQLite's
-    executemany, PostgreSQL's COPY; the ORM's per-row parameter handling cost more than the insert."""
-    raw = db.session.connection().connection.driver_connection
+    executemany; the ORM's per-row parameter handling cost more than the insert."""
     if _is_sqlite():
-        raw.executemany(SQLITE_INSERT, batch)
-    elif type(raw).__module__.startswith("psycopg."):  # psycopg 3
-        with raw.cursor() as cursor, cursor.copy(POSTGRES_COPY) as copy:
-            for row in batch:
-                copy.write_row(row)
-    else:  # another driver: the portable, slower way
+        db.session.connection().connection.driver_connection.executemany(SQLITE_INSERT, batch)
+    else:  # another driver than psycopg 3 (see _copy): the portable, slower way
         db.session.execute(insert(ENTRY), [{**dict(zip(COLUMNS, row)), "data": json.loads(row[-1])} for row in batch])
     return len(batch)
 
