@@ -212,7 +212,8 @@ class InstallJournal(db.Model):
 
 
 class CatalogCache(db.Model):
-    """The last good catalog from the marketplace, with when and how it was fetched."""
+    """The last good catalog from the marketplace, with when and how it was fetched; its rows are the
+    `catalog_entries` of `generation_id` (see CatalogGeneration)."""
 
     __tablename__ = "catalog_cache"
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
@@ -224,8 +225,21 @@ class CatalogCache(db.Model):
     checked_at: Mapped[datetime | None] = mapped_column(DateTime, nullable=True)
     last_error: Mapped[str | None] = mapped_column(Text, nullable=True)
     last_error_at: Mapped[datetime | None] = mapped_column(DateTime, nullable=True)
+    generation_id: Mapped[int | None] = mapped_column(Integer, nullable=True)
 
     __table_args__ = (UniqueConstraint("url"),)
+
+
+class CatalogGeneration(db.Model):
+    """One full write of a store's catalog. A refresh writes its rows under a new generation and points
+    the head (`CatalogCache.generation_id`) at it in the same transaction; a generation no head points
+    at is garbage, deleted after the commit (marketplace/catalog_rows.py, `drop_unshown`)."""
+
+    __tablename__ = "catalog_generations"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    catalog_id: Mapped[int] = mapped_column(ForeignKey("catalog_cache.id", ondelete="CASCADE"))
+
+    __table_args__ = {"sqlite_autoincrement": True}
 
 
 class LicenseState(db.Model):
@@ -254,7 +268,7 @@ class UpdatePolicy(db.Model):
 
 
 class CatalogEntry(db.Model):
-    """One module of a stored catalog (`catalog_id` is the `catalog_cache` row of its store).
+    """One module of a stored catalog generation (`generation_id`; see CatalogGeneration).
 
     Pages filter, search and page these rows in the database, so no worker holds a catalog in
     memory; `search` is the lower-cased text a search matches (full-text indexed, see
@@ -263,7 +277,7 @@ class CatalogEntry(db.Model):
 
     __tablename__ = "catalog_entries"
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
-    catalog_id: Mapped[int] = mapped_column(ForeignKey("catalog_cache.id", ondelete="CASCADE"))
+    generation_id: Mapped[int] = mapped_column(ForeignKey("catalog_generations.id", ondelete="CASCADE"))
     slug: Mapped[str] = mapped_column(String(48))
     sort_name: Mapped[str] = mapped_column(String(120))
     category: Mapped[str] = mapped_column(String(64), default="")
@@ -273,9 +287,9 @@ class CatalogEntry(db.Model):
     search: Mapped[str] = mapped_column(Text)
     data: Mapped[dict] = mapped_column(JSON)
 
-    __table_args__ = (UniqueConstraint("catalog_id", "slug"),
-                      Index("ix_catalog_entries_order", "catalog_id", "sort_name", "slug"),
-                      Index("ix_catalog_entries_category", "catalog_id", "category", "sort_name"),
+    __table_args__ = (UniqueConstraint("generation_id", "slug"),
+                      Index("ix_catalog_entries_order", "generation_id", "sort_name", "slug"),
+                      Index("ix_catalog_entries_category", "generation_id", "category", "sort_name"),
                       {"sqlite_autoincrement": True})
 
 

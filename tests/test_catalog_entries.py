@@ -7,6 +7,7 @@ import msgspec
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from panel.marketplace.catalog_rows import row_values
 from panel.marketplace.entries import (FastEntry, Malformed, Validated, as_dict, catalog_entries, decode_catalog,
                                      validate_entry)
 
@@ -79,6 +80,18 @@ def test_the_common_shape_takes_the_typed_path_and_gives_what_the_full_rule_give
 @given(entries())
 def test_any_entry_gets_the_same_result_through_either_path(entry):
     assert through_bytes(entry) == full_rule(entry)
+
+
+@settings(max_examples=200, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(entries(), st.booleans(), st.sampled_from([">=1.0", ">=99", ""]))
+def test_any_entry_is_stored_as_the_same_row_through_either_path(entry, one_release, requires_core):
+    if one_release and isinstance(entry.get("versions"), list):
+        entry["versions"] = entry["versions"][-1:]
+    if isinstance(entry.get("versions"), list) and entry["versions"] and isinstance(entry["versions"][-1], dict):
+        entry["versions"][-1]["requires_core"] = requires_core  # compatible with this panel, or not
+    expected = full_rule(entry)
+    found = Validated(decode_catalog(json.dumps([entry]).encode()))
+    assert [row_values(1, e) for e in found] == ([] if expected is None else [row_values(1, expected)])
 
 
 def test_a_document_msgspec_refuses_is_read_as_json_loads_reads_it():

@@ -2,10 +2,11 @@
 search and filters find what the in-memory catalog found."""
 
 import pytest
+from sqlalchemy import func, select
 
 from panel.extensions import db
 from panel.marketplace import bulk_writes, catalog, catalog_rows
-from panel.models import Module
+from panel.models import CatalogEntry, CatalogGeneration, Module
 from panel.versions import newer
 
 
@@ -26,18 +27,18 @@ def test_a_refresh_stopped_half_way_leaves_the_previous_catalog_served_whole(app
     hub_server.store.set_extra([extra(i) for i in range(40)])
     written = []
 
-    def insert_then_fail(batch, real=catalog_rows._insert_batch):
-        if written:
+    def row_then_fail(generation_id, entry, real=catalog_rows.row_values):
+        if len(written) == 12:
             raise OSError("disk full")  # the worker dies with half the rows written
-        written.append(len(batch))
-        return real(batch)
+        written.append(entry)
+        return real(generation_id, entry)
 
-    monkeypatch.setattr(catalog_rows, "BATCH", 5)
-    monkeypatch.setattr(catalog_rows, "_insert_batch", insert_then_fail)
+    monkeypatch.setattr(catalog_rows, "BATCH", 5)  # two batches written (SQLite), twelve rows sent (COPY)
+    monkeypatch.setattr(catalog_rows, "row_values", row_then_fail)
     with app.app_context():
         result = catalog.refresh()
     assert result.status == "failed" and "previous one is still shown" in result.message
-    assert written == [5]
+    assert len(written) == 12
     assert slugs_shown(app) == before
     monkeypatch.undo()
     with app.app_context():
@@ -63,6 +64,48 @@ def test_a_store_sends_only_what_changed_since_the_stored_version(app, hub_serve
     assert patched == [(["extra_001", "extra_003"], ["extra_002"])] and not replaced
     with app.app_context():  # nothing changed since: a 304, the rows untouched
         assert catalog.refresh().status == "unchanged"
+
+
+def stored_rows(app) -> tuple[int, int]:
+    """How many catalog rows and generations the database holds, shown or not."""
+    with app.app_context():
+        return (db.session.scalar(select(func.count()).select_from(CatalogEntry)),
+                db.session.scalar(select(func.count()).select_from(CatalogGeneration)))
+
+
+def test_a_worker_stopped_before_its_clean_up_leaves_rows_nobody_sees_and_the_next_refresh_deletes(
+        app, monkeypatch):
+    monkeypatch.setattr(bulk_writes, "in_background", lambda *args, **kwargs: None)  # dies right after its commit
+    with app.app_context():
+        catalog.save_catalog([catalog.validate_entry(extra(i, summary="old words")) for i in range(30)])
+        catalog.save_catalog([catalog.validate_entry(extra(i, summary="new words")) for i in range(10, 20)])
+        shown = catalog.current_catalog()
+        assert shown.count == 10
+        found = catalog.browse(shown, query="words", per_page=100)
+        assert [e["slug"] for e in found.entries] == [f"extra_{i:03d}" for i in range(10, 20)]
+        assert catalog.browse(shown, query="old").total == 0 and catalog.browse(shown, query="ol").total == 0
+        assert catalog.entry("extra_001") is None and set(catalog.verdicts(["extra_001", "extra_012"])) == {"extra_012"}
+    assert stored_rows(app) == (40, 2)  # the replaced catalog is still there, unreachable
+    monkeypatch.undo()
+    with app.app_context():
+        catalog.save_catalog([catalog.validate_entry(extra(i, summary="newest")) for i in range(5)])
+    bulk_writes.wait_for_background()
+    assert stored_rows(app) == (5, 1)
+    assert slugs_shown(app) == [f"extra_{i:03d}" for i in range(5)]
+
+
+def test_a_catalog_shown_before_stays_searchable_after_another_store_is_refreshed(app):
+    with app.app_context():
+        catalog.save_catalog([catalog.validate_entry(extra(1, summary="alpha words"))],
+                             url="http://first.example/api/modules")
+        catalog.save_catalog([catalog.validate_entry(extra(2, summary="beta words"))],
+                             url="http://second.example/api/modules")
+    bulk_writes.wait_for_background()
+    app.config["MARKETPLACE_URL"] = "http://first.example/"
+    with app.app_context():
+        found = catalog.browse(catalog.current_catalog(), query="words").entries
+    assert [e["slug"] for e in found] == ["extra_001"]
+    assert stored_rows(app) == (2, 2)
 
 
 # --- the same answers as the in-memory catalog ----------------------------------------------------
@@ -206,7 +249,7 @@ def test_a_refresh_leaves_every_pooled_connection_checkpointing_as_before(app):
             connection.close()
         for round_ in range(3):
             catalog.save_catalog([catalog.validate_entry(extra(i, summary=f"round {round_}")) for i in range(50)])
-        bulk_writes.wait_for_checkpoints()
+        bulk_writes.wait_for_background()
         after = [db.engine.connect() for _ in range(db.engine.pool.checkedin() + 1)]
         try:
             assert {c.exec_driver_sql("PRAGMA wal_autocheckpoint").scalar() for c in after} == defaults == {1000}

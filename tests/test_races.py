@@ -77,7 +77,7 @@ def test_two_refreshes_of_a_marketplace_never_fetched_store_one_catalog(app, liv
         rows = db.session.scalars(select(CatalogCache).where(CatalogCache.url == catalog.catalog_url())).all()
         assert len(rows) == 1 and rows[0].last_error is None
         from panel.marketplace import catalog_rows
-        assert catalog_rows.count(rows[0].id) > 0  # the catalog's modules, stored once under the one row
+        assert catalog_rows.count(rows[0].generation_id) > 0  # the catalog's modules, stored once under the one row
 
 
 def test_two_install_presses_make_one_job_and_the_second_is_told(app, live_server, hub_server, monkeypatch):

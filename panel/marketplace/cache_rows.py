@@ -20,7 +20,7 @@ CATALOG_PATH = "api/modules"
 # row (runtime/state.py), so a worker keeps the head it read until any worker writes one.
 _HEAD = (
     select(CatalogCache.id, CatalogCache.url, CatalogCache.etag, CatalogCache.skipped, CatalogCache.fetched_at,
-           CatalogCache.checked_at, CatalogCache.last_error, CatalogCache.last_error_at,
+           CatalogCache.checked_at, CatalogCache.last_error, CatalogCache.last_error_at, CatalogCache.generation_id,
            *counted.stamp_columns("catalog"))
     .where(or_(CatalogCache.url == bindparam("url"),
                and_(CatalogCache.url.like(f"%/{CATALOG_PATH}"), CatalogCache.fetched_at.is_not(None))))

@@ -35,9 +35,11 @@ CATALOG_PATH = cache_rows.CATALOG_PATH
 
 @dataclass
 class Catalog:
-    """The head of the shown catalog; its entries are rows (see catalog_rows), read a page at a time."""
+    """The head of the shown catalog; its entries are the rows of its generation (see catalog_rows),
+    read a page at a time."""
 
     id: int | None = None
+    generation_id: int | None = None
     fetched_at: datetime | None = None
     source_url: str = ""
     skipped: int = 0
@@ -53,12 +55,12 @@ class Catalog:
     def _facts(self) -> tuple[int, list[str]]:
         """How many modules, and their categories: each a pass over every row, so worked out once per
         stored catalog version and process (a few hundred bytes, not the catalog)."""
-        if self.id is None:
+        if self.generation_id is None:
             return 0, []
-        key = (current_app.config["SQLALCHEMY_DATABASE_URI"], self.id, self.fetched_at)
+        key = (current_app.config["SQLALCHEMY_DATABASE_URI"], self.generation_id, self.fetched_at)
         facts = _facts.get(key)
         if facts is None:
-            facts = (catalog_rows.count(self.id), catalog_rows.categories(self.id))
+            facts = (catalog_rows.count(self.generation_id), catalog_rows.categories(self.generation_id))
             if len(_facts) >= 8:
                 _facts.clear()
             _facts[key] = facts
@@ -102,7 +104,8 @@ def catalog_url(base: str | None = None) -> str:
 def _catalog_for(row) -> Catalog:
     if row is None:
         return Catalog()
-    return Catalog(id=row.id, fetched_at=row.fetched_at, source_url=row.url, skipped=row.skipped or 0)
+    return Catalog(id=row.id, generation_id=row.generation_id, fetched_at=row.fetched_at, source_url=row.url,
+                   skipped=row.skipped or 0)
 
 
 def state() -> CatalogState:
@@ -132,7 +135,7 @@ def _forget_request_catalog() -> None:
 
 def entry(slug: str) -> dict | None:
     """One entry of the shown catalog, with `compatible`, the newest version this panel can run."""
-    return catalog_rows.entry(current_catalog().id, slug)
+    return catalog_rows.entry(current_catalog().generation_id, slug)
 
 
 # --- fetching -----------------------------------------------------------------------------------
@@ -217,8 +220,9 @@ def _fetch() -> RefreshResult:
         return RefreshResult("failed", str(exc))
     finally:
         client.close()
+    removed = [s for s in result.data["removed"] if isinstance(s, str)] if _is_change_list(result.data, etag) else None
     try:
-        count, skipped = _store(url, row_id, result, validated, _is_change_list(result.data, etag))
+        count, skipped = save_catalog(validated, etag=result.etag, url=url, row_id=row_id, removed=removed)
     except Exception:  # noqa: BLE001 — whatever stopped the write, the previous catalog stays whole
         log.exception("storing the marketplace catalog failed")
         message = str(_l("The catalog could not be stored; the previous one is still shown."))
@@ -228,18 +232,14 @@ def _fetch() -> RefreshResult:
     return RefreshResult("updated", skipped=skipped, count=count)
 
 
-def _store(url: str, row_id: int | None, result, validated: Validated, change_list: bool) -> tuple[int, int]:
-    removed = [s for s in result.data["removed"] if isinstance(s, str)] if change_list else None
-    return save_catalog(validated, etag=result.etag, url=url, row_id=row_id, removed=removed)
-
-
 def save_catalog(entries, etag: str | None = None, url: str | None = None, row_id: int | None = None,
                  removed: list[str] | None = None) -> tuple[int, int]:
     """Store validated `entries` as the catalog of `url` (the current store's by default), with its
     head, in one transaction: readers see the old catalog until the commit, and a write stopped
-    half-way (an error, a killed worker) leaves it untouched. With `removed` (a list of slugs),
-    `entries` are a store's changes and patch the stored catalog instead of replacing it.
-    Returns (modules stored, entries skipped)."""
+    half-way (an error, a killed worker) leaves it untouched. The entries become a new generation
+    (see catalog_rows); after the commit a thread deletes the ones no head shows (bulk_writes).
+    With `removed` (a list of slugs), `entries` are a store's changes and patch the stored catalog
+    instead of replacing it. Returns (modules stored, entries skipped)."""
     url = (url or catalog_url())[:500]
     now = utcnow()
     values = {"data": [], "etag": (etag or "")[:200] or None, "fetched_at": now, "checked_at": now,
@@ -251,17 +251,22 @@ def save_catalog(entries, etag: str | None = None, url: str | None = None, row_i
         row_id = cache_rows.row_id(url)
     # Two refreshes writing one store's rows take turns on its head row (PostgreSQL; SQLite has one
     # writer at a time anyway): the second replaces what the first committed instead of colliding.
-    db.session.execute(select(CatalogCache.id).where(CatalogCache.id == row_id).with_for_update())
-    with bulk_writes.bulk_write() if removed is None else nullcontext():
+    shown = db.session.scalar(select(CatalogCache.generation_id).where(CatalogCache.id == row_id).with_for_update())
+    if shown is None:  # nothing stored to patch (cannot happen with a stored ETag): the changes are the catalog
+        removed = None
+    with bulk_writes.bulk_write(afterwards=catalog_rows.drop_unshown) if removed is None else nullcontext():
         if removed is None:
-            catalog_rows.replace(row_id, entries)
+            shown = catalog_rows.replace(row_id, entries)
         else:
-            catalog_rows.patch(row_id, [as_dict(e) for e in entries], removed)
+            catalog_rows.patch(shown, [as_dict(e) for e in entries], removed)
         skipped = getattr(entries, "skipped", 0)
-        db.session.execute(update(CatalogCache).where(CatalogCache.id == row_id).values(skipped=skipped, **values))
+        db.session.execute(update(CatalogCache).where(CatalogCache.id == row_id)
+                           .values(skipped=skipped, generation_id=shown, **values))
         db.session.commit()
+    if removed is not None:  # what a worker stopped before its clean-up left, were the store to send only changes
+        bulk_writes.in_background(db.engine, catalog_rows.drop_unshown, checkpoint=False)
     _forget_request_catalog()
-    return catalog_rows.count(row_id), skipped
+    return catalog_rows.count(shown), skipped
 
 
 def is_stale(st: CatalogState, now: datetime | None = None) -> bool:
@@ -343,7 +348,7 @@ def browse_page(shown: Catalog, query: str = "", category: str = "", price: str 
                 page: int = 1, per_page: int = 24) -> tuple[Page, dict[str, str]]:
     """A page of the shown catalog and the installed version of each module on it, read from the
     database once per process until one of `PAGE_DEPENDS_ON` moves. Callers must not change them."""
-    key = (shown.id, shown.fetched_at, query, category, price, show, page, per_page)
+    key = (shown.generation_id, shown.fetched_at, query, category, price, show, page, per_page)
 
     def read() -> tuple[Page, dict[str, str]]:
         found = browse(shown, query, category, price, show, page, per_page)
@@ -354,20 +359,20 @@ def browse_page(shown: Catalog, query: str = "", category: str = "", price: str 
 def browse(shown: Catalog, query: str = "", category: str = "", price: str = "", show: str = "", page: int = 1,
            per_page: int = 24) -> Page:
     """A page of the shown catalog, filtered and searched in the database."""
-    slugs = [row["slug"] for row in catalog_rows.updates(shown.id)] if show == "updates" else None
+    slugs = [row["slug"] for row in catalog_rows.updates(shown.generation_id)] if show == "updates" else None
     unfiltered = not (query.split() or category or price or show)
-    return catalog_rows.browse(shown.id, query, category, price, installed_only=show == "installed", slugs=slugs,
-                               page=page, per_page=per_page, total=shown.count if unfiltered else None)
+    return catalog_rows.browse(shown.generation_id, query, category, price, installed_only=show == "installed",
+                               slugs=slugs, page=page, per_page=per_page, total=shown.count if unfiltered else None)
 
 
 def updates_available(shown: Catalog | None = None) -> list[dict]:
     """Installed modules with a newer version this panel can run, by name."""
-    return catalog_rows.updates((shown or current_catalog()).id)
+    return catalog_rows.updates((shown or current_catalog()).generation_id)
 
 
 def paid_slugs() -> list[str]:
     """The modules the shown catalog marks paid (the one source of "paid": never a manifest)."""
-    return catalog_rows.paid_slugs(current_catalog().id)
+    return catalog_rows.paid_slugs(current_catalog().generation_id)
 
 
 class Entries:
@@ -380,7 +385,7 @@ class Entries:
 
     def get(self, slug, default=None):
         if slug not in self._read:
-            self._read[slug] = catalog_rows.entry(self.shown.id, slug)
+            self._read[slug] = catalog_rows.entry(self.shown.generation_id, slug)
         found = self._read[slug]
         return default if found is None else found
 
@@ -390,4 +395,4 @@ class Entries:
 
 def verdicts(slugs) -> dict[str, tuple]:
     """slug -> (compatible version, newest version) in the shown catalog, for a page of cards."""
-    return catalog_rows.verdicts(current_catalog().id, slugs)
+    return catalog_rows.verdicts(current_catalog().generation_id, slugs)

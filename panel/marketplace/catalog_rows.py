@@ -1,13 +1,19 @@
 """The stored catalog as rows: written in one transaction, filtered, searched and paged by the database.
 
-A catalog is the set of `catalog_entries` rows of one `catalog_cache` row (its head); on SQLite,
-the writers here keep the full-text table `catalog_search` in step, in bulk (rebuilt after a full
-replace; the changed rows only after a patch). Writers hand the rows straight to the driver
-(executemany, COPY) and replace or patch them inside the caller's transaction, so a reader sees the
-old catalog or the new one, never a mix. Search matches each term anywhere in the entry's name, slug, summary,
-author or category, ignoring case (as the in-memory search did): on SQLite through an FTS5 trigram
-index (terms under three characters, which a trigram cannot hold, fall back to LIKE), elsewhere
-through LIKE (PostgreSQL indexes it with pg_trgm when the migration could create the extension).
+A catalog is the set of `catalog_entries` rows of one generation (`catalog_generations`), the one its
+head (`catalog_cache.generation_id`) points at; every read here names that generation. A full refresh
+writes a new generation beside the shown one and points the head at it in the same transaction, so a
+reader sees the old catalog or the new one, never a mix, and the refresh pays no DELETE: the
+generations no head points at are deleted after the commit (`drop_unshown`), and one a crash left
+behind is deleted after the next refresh. A store's change list patches the shown generation in place.
+Writers hand the rows straight to the driver (executemany, COPY) inside the caller's transaction.
+
+On SQLite the full-text table `catalog_search` indexes the rows of the shown generations only: emptied
+and filled again with them by a full refresh (in bulk), the changed rows only by a patch. Search
+matches each term anywhere in the entry's name, slug, summary, author or category, ignoring case (as
+the in-memory search did): on SQLite through that FTS5 trigram index (terms under three characters,
+which a trigram cannot hold, fall back to LIKE), elsewhere through LIKE (PostgreSQL indexes it with
+pg_trgm when the migration could create the extension).
 """
 
 import json
@@ -18,14 +24,16 @@ import msgspec
 from sqlalchemy import and_, delete, func, insert, select, text
 
 from ..extensions import db
-from ..models import CatalogEntry, Module
+from ..models import CatalogCache, CatalogEntry, CatalogGeneration, Module
 from ..versions import core_compatible, newer
+from . import search_index
 
-BATCH = 2000
+# Rows per INSERT batch: the writer builds a batch in Python while the database indexes the previous
+# one (search_index), and the memory a refresh needs is a batch, whatever the catalog's size.
+BATCH = 10_000
+IN_LIST = 2000  # values per `IN (...)`
 _core_compatible = lru_cache(maxsize=1024)(core_compatible)  # a catalog repeats a few specifiers thousands of times
 LIKE_ESCAPE = "\\"
-FTS_DEFAULTS = {"automerge": 4, "crisismerge": 16}  # SQLite's own (fts5 documentation)
-FTS_NO_CRISIS = 2000
 COMMON_ROWS = 1000
 ENTRY = CatalogEntry.__table__
 
@@ -38,25 +46,32 @@ def _search_words(name: str, slug: str, summary: str, author: str, category: str
     return " ".join((name, slug, summary, author, category)).lower()
 
 
-COLUMNS = ("catalog_id", "slug", "sort_name", "category", "paid", "compatible", "newest", "search", "data")
+COLUMNS = ("generation_id", "slug", "sort_name", "category", "paid", "compatible", "newest", "search", "data")
 # Encoded here, not per row by the ORM: msgspec's encoder is seven times json.dumps (60,000 entries:
 # 0.08 s instead of 0.55 s); UTF-8 JSON text, read back by the column's JSON type like any other.
 _encode = msgspec.json.Encoder().encode
 
 
-def row_values(catalog_id: int, entry) -> tuple:
+def row_values(generation_id: int, entry) -> tuple:
     """The columns of one validated entry (in COLUMNS' order, `data` as JSON text); `compatible` is
     the newest release this panel can run. `entry`: validate_entry's dict or a FastEntry (the same
     values as attributes, encoded by msgspec in the same order)."""
     if entry.__class__ is dict:
-        return _row(catalog_id, entry, entry["slug"], entry["name"], entry["category"], entry["paid"],
+        return _row(generation_id, entry, entry["slug"], entry["name"], entry["category"], entry["paid"],
                     entry["version"], [(r["requires_core"], r["version"]) for r in entry["versions"]],
                     entry["summary"], entry["author"])
-    return _row(catalog_id, entry, entry.slug, entry.name, entry.category, entry.paid, entry.version,
-                [(r.requires_core, r.version) for r in entry.versions], entry.summary, entry.author)
+    versions = entry.versions
+    if len(versions) == 1:  # the common case, without the list of releases (60,000 entries: 0.05 s)
+        newest = versions[0].version
+        compatible = newest if _core_compatible(versions[0].requires_core) else None
+        return (generation_id, entry.slug, entry.name.lower()[:120], entry.category, entry.paid, compatible, newest,
+                _search_words(entry.name, entry.slug, entry.summary, entry.author, entry.category),
+                _encode(entry).decode())
+    return _row(generation_id, entry, entry.slug, entry.name, entry.category, entry.paid, entry.version,
+                [(r.requires_core, r.version) for r in versions], entry.summary, entry.author)
 
 
-def _row(catalog_id, entry, slug, name, category, paid, version, releases, summary, author) -> tuple:
+def _row(generation_id, entry, slug, name, category, paid, version, releases, summary, author) -> tuple:
     compatible = None
     for requires_core, release in reversed(releases):
         if _core_compatible(requires_core):
@@ -64,7 +79,8 @@ def _row(catalog_id, entry, slug, name, category, paid, version, releases, summa
             break
     newest = releases[-1][1] if releases else version
     search = _search_words(name, slug, summary, author, category)
-    return (catalog_id, slug, name.lower()[:120], category, paid, compatible, newest, search, _encode(entry).decode())
+    return (generation_id, slug, name.lower()[:120], category, paid, compatible, newest, search,
+            _encode(entry).decode())
 
 
 def _is_sqlite() -> bool:
@@ -73,30 +89,50 @@ def _is_sqlite() -> bool:
 
 # --- writing (inside the caller's transaction) ---------------------------------------------------
 
-def _insert(catalog_id: int, entries) -> int:
-    """Insert entries in batches (an iterable: the whole catalog is never a second list of rows)."""
+def _insert(generation_id: int, entries, index: search_index.BulkIndex | None = None) -> int:
+    """Insert entries (an iterable: the whole catalog is never a second list of rows), in batches;
+    with `index`, each batch is indexed while the next one is built. PostgreSQL: see _copy."""
+    if db.session.get_bind().dialect.driver == "psycopg":  # psycopg 3
+        return _copy(generation_id, entries)
     count, batch = 0, []
     for entry in entries:
-        batch.append(row_values(catalog_id, entry))
+        batch.append(row_values(generation_id, entry))
         if len(batch) >= BATCH:
-            count += _insert_batch(batch)
+            count += _write(batch, index)
             batch = []
     if batch:
-        count += _insert_batch(batch)
+        count += _write(batch, index)
+    return count
+
+
+def _write(batch: list[tuple], index: search_index.BulkIndex | None) -> int:
+    if index is None:
+        return _insert_batch(batch)
+    index.wait()
+    written = _insert_batch(batch)
+    index.index_written()
+    return written
+
+
+def _copy(generation_id: int, entries) -> int:
+    """PostgreSQL: one COPY fed a row at a time as the entries are checked, on the session's
+    connection: psycopg sends the rows as they come, so the server writes and indexes them (the
+    trigram index is most of its work) while Python checks the next ones."""
+    count = 0
+    raw = db.session.connection().connection.driver_connection
+    with raw.cursor() as cursor, cursor.copy(POSTGRES_COPY) as copy:
+        for entry in entries:
+            copy.write_row(row_values(generation_id, entry))
+            count += 1
     return count
 
 
 def _insert_batch(batch: list[tuple]) -> int:
     """Rows straight to the driver, on the session's connection (so inside its transaction): SQLite's
-    executemany, PostgreSQL's COPY; the ORM's per-row parameter handling cost more than the insert."""
-    raw = db.session.connection().connection.driver_connection
+    executemany; the ORM's per-row parameter handling cost more than the insert."""
     if _is_sqlite():
-        raw.executemany(SQLITE_INSERT, batch)
-    elif type(raw).__module__.startswith("psycopg."):  # psycopg 3
-        with raw.cursor() as cursor, cursor.copy(POSTGRES_COPY) as copy:
-            for row in batch:
-                copy.write_row(row)
-    else:  # another driver: the portable, slower way
+        db.session.connection().connection.driver_connection.executemany(SQLITE_INSERT, batch)
+    else:  # another driver than psycopg 3 (see _copy): the portable, slower way
         db.session.execute(insert(ENTRY), [{**dict(zip(COLUMNS, row)), "data": json.loads(row[-1])} for row in batch])
     return len(batch)
 
@@ -106,57 +142,49 @@ POSTGRES_COPY = f"COPY catalog_entries ({', '.join(COLUMNS)}) FROM STDIN"
 
 
 def replace(catalog_id: int, entries) -> int:
-    """The catalog becomes `entries` (validated dicts); not committed here."""
-    others = db.session.scalar(select(CatalogEntry.id).where(CatalogEntry.catalog_id != catalog_id).limit(1))
-    if others is None and _is_sqlite():
-        # No other store's catalog: a DELETE without WHERE, which SQLite empties at once instead of
-        # row by row (ids are never reused: autoincrement). PostgreSQL's TRUNCATE would lock readers out.
-        db.session.execute(delete(CatalogEntry))
-    else:
-        db.session.execute(delete(CatalogEntry).where(CatalogEntry.catalog_id == catalog_id))
-    count = _insert(catalog_id, entries)
-    if _is_sqlite():
-        _rebuild_search()
-    return count
+    """Write `entries` (validated) as a new generation of the catalog whose head is `catalog_id`, and
+    return its id; the caller points the head at it in the same transaction. Nothing is deleted here:
+    the previous generation is left to `drop_unshown`, after the commit."""
+    generation_id = db.session.execute(insert(CatalogGeneration).values(catalog_id=catalog_id)
+                                       .returning(CatalogGeneration.id)).scalar_one()
+    if not _is_sqlite():
+        _insert(generation_id, entries)
+        return generation_id
+    with search_index.BulkIndex(catalog_id) as index:
+        _insert(generation_id, entries, index)
+    return generation_id
 
 
-def _rebuild_search() -> None:
-    """The full-text index in one pass over the table (far cheaper than row by row), without merging
-    its segments on the way (60,000 modules: 0.45 s instead of 1.2-2.4 s); a search over the unmerged
-    segments costs the same. The usual merge settings come back for the patches that follow."""
-    _search_config(automerge=0, crisismerge=FTS_NO_CRISIS)
-    db.session.execute(text("INSERT INTO catalog_search(catalog_search) VALUES ('rebuild')"))
-    _search_config(**FTS_DEFAULTS)
-
-
-def _search_config(**values: int) -> None:
-    for name, value in values.items():
-        db.session.execute(text("INSERT INTO catalog_search(catalog_search, rank) VALUES (:name, :value)"),
-                           {"name": name, "value": value})
-
-
-def patch(catalog_id: int, changed: list[dict], removed: list[str]) -> None:
-    """Apply a store's list of changes: `changed` entries replace theirs, `removed` slugs go."""
+def patch(generation_id: int, changed: list[dict], removed: list[str]) -> None:
+    """Apply a store's list of changes to the shown generation: `changed` entries replace theirs,
+    `removed` slugs go."""
     slugs = sorted({e["slug"] for e in changed} | set(removed))
-    for start in range(0, len(slugs), BATCH):
-        where = and_(CatalogEntry.catalog_id == catalog_id, CatalogEntry.slug.in_(slugs[start:start + BATCH]))
+    for start in range(0, len(slugs), IN_LIST):
+        where = and_(CatalogEntry.generation_id == generation_id, CatalogEntry.slug.in_(slugs[start:start + IN_LIST]))
         if _is_sqlite():
-            _search_rows("'delete', id, search", where)
+            search_index.index_rows("'delete', id, search", where)
         db.session.execute(delete(CatalogEntry).where(where))
     if not changed:
         return
     before = db.session.scalar(select(func.coalesce(func.max(CatalogEntry.id), 0)))
-    _insert(catalog_id, changed)
+    _insert(generation_id, changed)
     if _is_sqlite():
-        _search_rows("id, search", CatalogEntry.id > before)
+        search_index.index_rows("id, search", CatalogEntry.id > before)
 
 
-def _search_rows(columns: str, where) -> None:
-    """Add rows to the full-text index (or take them out, with the 'delete' command's columns)."""
-    compiled = select(CatalogEntry.id).where(where).compile(db.session.get_bind(),
-                                                            compile_kwargs={"literal_binds": True})
-    target = "catalog_search(catalog_search, rowid, search)" if "delete" in columns else "catalog_search(rowid, search)"
-    db.session.execute(text(f"INSERT INTO {target} SELECT {columns} FROM catalog_entries WHERE id IN ({compiled})"))
+def drop_unshown(connection) -> int:
+    """Delete every generation no head points at, with its rows (the ones refreshes replaced, and any
+    a worker stopped before deleting), on `connection`, in the caller's transaction; how many.
+
+    A generation being written is not seen until its refresh commits, and a replaced one is never
+    shown again, so this may run at any time, on any worker, as often as it likes. Its rows are not
+    in the full-text index (see search_index)."""
+    shown = select(CatalogCache.generation_id).where(CatalogCache.generation_id.is_not(None))
+    unshown = connection.scalars(select(CatalogGeneration.id).where(CatalogGeneration.id.not_in(shown))).all()
+    for generation_id in unshown:
+        connection.execute(delete(CatalogEntry).where(CatalogEntry.generation_id == generation_id))
+        connection.execute(delete(CatalogGeneration).where(CatalogGeneration.id == generation_id))
+    return len(unshown)
 
 
 # --- reading --------------------------------------------------------------------------------------
@@ -214,15 +242,15 @@ class Page:
     per_page: int
 
 
-def browse(catalog_id: int | None, query: str = "", category: str = "", price: str = "",
+def browse(generation_id: int | None, query: str = "", category: str = "", price: str = "",
            installed_only: bool = False, slugs: list[str] | None = None, page: int = 1,
            per_page: int = 24, total: int | None = None) -> Page:
     """One page of the catalog, filtered and searched in the database, by name; `installed_only`
     keeps the installed modules, `slugs` only those modules (the ones with an update); `total`, when
     the caller knows it (the whole catalog's count), spares counting the rows again."""
-    if catalog_id is None:
+    if generation_id is None:
         return Page([], 0, 1, 1, per_page)
-    conditions = [CatalogEntry.catalog_id == catalog_id]
+    conditions = [CatalogEntry.generation_id == generation_id]
     if category:
         conditions.append(CatalogEntry.category == category)
     if price in ("paid", "free"):
@@ -268,56 +296,56 @@ def _page_rows(where, page: int, per_page: int, counted: bool = False) -> list:
                               .join(ids, CatalogEntry.id == ids.c.id).order_by(ids.c.sort_name, ids.c.slug)).all()
 
 
-def entry(catalog_id: int | None, slug: str) -> dict | None:
-    if catalog_id is None or not isinstance(slug, str):
+def entry(generation_id: int | None, slug: str) -> dict | None:
+    if generation_id is None or not isinstance(slug, str):
         return None
     row = db.session.execute(select(CatalogEntry.data, CatalogEntry.compatible)
-                             .where(CatalogEntry.catalog_id == catalog_id, CatalogEntry.slug == slug)).first()
+                             .where(CatalogEntry.generation_id == generation_id, CatalogEntry.slug == slug)).first()
     return entry_of(row) if row else None
 
 
-def paid_slugs(catalog_id: int | None) -> list[str]:
-    if catalog_id is None:
+def paid_slugs(generation_id: int | None) -> list[str]:
+    if generation_id is None:
         return []
-    return list(db.session.scalars(select(CatalogEntry.slug).where(CatalogEntry.catalog_id == catalog_id,
+    return list(db.session.scalars(select(CatalogEntry.slug).where(CatalogEntry.generation_id == generation_id,
                                                                    CatalogEntry.paid.is_(True))))
 
 
-def verdicts(catalog_id: int | None, slugs) -> dict[str, tuple]:
+def verdicts(generation_id: int | None, slugs) -> dict[str, tuple]:
     """slug -> (compatible version, newest version) for the given modules: what a card needs."""
     slugs = list(slugs)
-    if catalog_id is None or not slugs:
+    if generation_id is None or not slugs:
         return {}
     found = {}
-    for start in range(0, len(slugs), BATCH):
+    for start in range(0, len(slugs), IN_LIST):
         found.update((r.slug, (r.compatible, r.newest)) for r in db.session.execute(
             select(CatalogEntry.slug, CatalogEntry.compatible, CatalogEntry.newest)
-            .where(CatalogEntry.catalog_id == catalog_id, CatalogEntry.slug.in_(slugs[start:start + BATCH]))))
+            .where(CatalogEntry.generation_id == generation_id, CatalogEntry.slug.in_(slugs[start:start + IN_LIST]))))
     return found
 
 
-def categories(catalog_id: int | None) -> list[str]:
-    if catalog_id is None:
+def categories(generation_id: int | None) -> list[str]:
+    if generation_id is None:
         return []
     names = db.session.scalars(select(CatalogEntry.category).distinct()
-                               .where(CatalogEntry.catalog_id == catalog_id, CatalogEntry.category != ""))
+                               .where(CatalogEntry.generation_id == generation_id, CatalogEntry.category != ""))
     return sorted(names, key=str.lower)
 
 
-def count(catalog_id: int | None) -> int:
-    if catalog_id is None:
+def count(generation_id: int | None) -> int:
+    if generation_id is None:
         return 0
-    return db.session.scalar(select(func.count()).select_from(ENTRY).where(ENTRY.c.catalog_id == catalog_id)) or 0
+    return db.session.scalar(select(func.count()).select_from(ENTRY).where(ENTRY.c.generation_id == generation_id)) or 0
 
 
-def updates(catalog_id: int | None) -> list[dict]:
+def updates(generation_id: int | None) -> list[dict]:
     """Installed modules with a newer compatible version, by name: one join, compared in Python
     only where the versions differ."""
-    if catalog_id is None:
+    if generation_id is None:
         return []
     rows = db.session.execute(
         select(Module.slug, Module.version, CatalogEntry.compatible, CatalogEntry.data)
-        .join(CatalogEntry, and_(CatalogEntry.slug == Module.slug, CatalogEntry.catalog_id == catalog_id))
+        .join(CatalogEntry, and_(CatalogEntry.slug == Module.slug, CatalogEntry.generation_id == generation_id))
         .where(CatalogEntry.compatible.is_not(None), CatalogEntry.compatible != Module.version)).all()
     found = []
     for row in rows:

@@ -219,14 +219,14 @@ def _normal_form(entry: FastEntry) -> bool:
     """Whether validate_entry would return `entry` unchanged: what the types above cannot say."""
     if not _SHAPES_RE.match(f"{entry.slug}\x00{entry.icon}\x00{entry.docs_url}\x00{entry.homepage}"):
         return False
-    try:
+    try:  # the types above already bound the specifiers' length: only their rule is left (cached)
         if (entry.name.strip() != entry.name or entry.category.strip() != entry.category
                 or _normalized_version(entry.version) != entry.version
-                or _specifier_text(entry.requires_core) != entry.requires_core):
+                or entry.requires_core and _checked_specifier(entry.requires_core) != entry.requires_core):
             return False
         for release in entry.versions:
             if (_normalized_version(release.version) != release.version
-                    or _specifier_text(release.requires_core) != release.requires_core):
+                    or release.requires_core and _checked_specifier(release.requires_core) != release.requires_core):
                 return False
     except Malformed:
         return False

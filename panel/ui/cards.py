@@ -64,11 +64,12 @@ class Card(NamedTuple):
 CARD_COLUMNS = (Module.slug, Module.name, Module.version, Module.category, Module.author, Module.description,
                 Module.docs_url, Module.state, Module.error,
                 Module.manifest[("menu", "icon")].as_string().label("icon"), Module.previous_version)
-# What the shown catalog (given as `catalog_id`) and the update policy say of a module, joined in
+# What the shown catalog (its `generation_id`) and the update policy say of a module, joined in
 # the same statement as its row: a page of cards is one statement, not three, and so is a toggle's card.
 SIDE_COLUMNS = (CatalogEntry.compatible, CatalogEntry.newest,
                 UpdatePolicy.pinned, UpdatePolicy.skipped_version, UpdatePolicy.auto_update)
-SIDE_JOINS = ((CatalogEntry, and_(CatalogEntry.catalog_id == bindparam("catalog_id"), CatalogEntry.slug == Module.slug)),
+SIDE_JOINS = ((CatalogEntry, and_(CatalogEntry.generation_id == bindparam("generation_id"),
+                                  CatalogEntry.slug == Module.slug)),
               (UpdatePolicy, UpdatePolicy.slug == Module.slug))
 PAGE_COLUMNS = (*CARD_COLUMNS, *SIDE_COLUMNS)
 
@@ -135,7 +136,8 @@ def _card_and_more(module) -> tuple[Card, dict[str, int] | None, object]:
     read in the same statement (both None, and the entry unread, if the row is gone)."""
     counts = module_counts.after_switch()
     side = next(iter(plain_rows.rows(_SIDE if counts else _SIDE_COUNTED,
-                                     {"slug": module.slug, "catalog_id": catalog.current_catalog().id})), None)
+                                     {"slug": module.slug, "generation_id": catalog.current_catalog().generation_id})),
+                None)
     compatible, newest, pinned, skipped_version, auto_update = side[:5] if side else (None,) * 5
     card = _card(module.slug, module.name, module.version, module.category, module.author, module.description,
                  module.docs_url, module.state, module.error, manifest_menu(module.manifest).get("icon"),
@@ -210,17 +212,17 @@ def module_list_context(query: str = "", state: str = "", page: int = 1) -> dict
     HTML through `cards_html` as the page renders, so a page kept whole (ui.page_shells) skips them.
     Its cost follows the page size, not how many modules are installed."""
     state = state if state in modules.STATES else ""
-    page, catalog_id = max(1, page), catalog.current_catalog().id
+    page, generation_id = max(1, page), catalog.current_catalog().generation_id
     # The page and the counts above it in one statement; counted alone when the page is empty.
     rows, counts = _PAGE.rows_and_counts(query, state, (page - 1) * LIST_PAGE_SIZE, LIST_PAGE_SIZE,
-                                         catalog_id=catalog_id)
+                                         generation_id=generation_id)
     counts = counts or modules.counts()
     # Without a search the counts above the list already say how many rows match.
     total = modules.listing_count(query, state) if query.strip() else counts[state or "installed"]
     pages = max(1, -(-total // LIST_PAGE_SIZE))
     if page > pages:  # past the last page (an old link): the last one
         page = pages
-        rows = _PAGE.rows(query, state, (page - 1) * LIST_PAGE_SIZE, LIST_PAGE_SIZE, catalog_id=catalog_id)
+        rows = _PAGE.rows(query, state, (page - 1) * LIST_PAGE_SIZE, LIST_PAGE_SIZE, generation_id=generation_id)
     return {
         "cards": cards_of_rows(rows),
         "query": query, "state": state, "states": modules.STATES, "counts": counts,
