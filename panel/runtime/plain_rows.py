@@ -14,7 +14,10 @@ A statement with a list parameter (`IN`), and any other driver, go through SQLAl
 """
 
 from collections import namedtuple
+from contextlib import contextmanager
 from typing import NamedTuple
+
+from sqlalchemy.exc import DBAPIError
 
 from ..extensions import db, lazy_module
 from .transactions import needs_transaction
@@ -77,11 +80,12 @@ def rows(statement, params: dict | None = None) -> list:
     if compiled.through_sqlalchemy:
         return connection.execute(statement, params).all()
     driver = connection.connection.driver_connection
-    if compiled.positions is None:  # psycopg
-        with driver.cursor(row_factory=_ROWS.namedtuple_row) as cursor:
-            cursor.execute(compiled.sql, {**compiled.constants, **_processed(compiled, params)})
-            return cursor.fetchall()
-    found = driver.execute(compiled.sql, _positional(compiled, params)).fetchall()
+    with _as_sqlalchemy_errors(connection, compiled, params):
+        if compiled.positions is None:  # psycopg
+            with driver.cursor(row_factory=_ROWS.namedtuple_row) as cursor:
+                cursor.execute(compiled.sql, {**compiled.constants, **_processed(compiled, params)})
+                return cursor.fetchall()
+        found = driver.execute(compiled.sql, _positional(compiled, params)).fetchall()
     make, results = compiled.row._make, compiled.results
     if results is None:
         return [make(row) for row in found]
@@ -96,10 +100,11 @@ def run(connection, statement, params: dict):
     if compiled is None or compiled.through_sqlalchemy:
         result = connection.execute(statement, params)
         return result.scalar() if result.returns_rows else None
-    cursor = connection.connection.driver_connection.execute(compiled.sql, _positional(compiled, params))
-    if compiled.row is None:
-        return None
-    found = cursor.fetchone()
+    with _as_sqlalchemy_errors(connection, compiled, params):
+        cursor = connection.connection.driver_connection.execute(compiled.sql, _positional(compiled, params))
+        if compiled.row is None:
+            return None
+        found = cursor.fetchone()
     value = None if found is None else found[0]
     process = compiled.results[0] if compiled.results else None
     return value if process is None or value is None else process(value)
@@ -113,3 +118,14 @@ def _processed(compiled: _Compiled, params: dict) -> dict:
 def _positional(compiled: _Compiled, params: dict) -> tuple:
     values = {**compiled.constants, **_processed(compiled, params)}
     return tuple(values.get(name) for name in compiled.positions)
+
+
+@contextmanager
+def _as_sqlalchemy_errors(connection, compiled: _Compiled, params: dict):
+    """The driver's errors raised as SQLAlchemy raises them (a locked database is an
+    `OperationalError` the panel answers with "busy, try again"), as if SQLAlchemy had run it."""
+    dbapi = connection.dialect.loaded_dbapi
+    try:
+        yield
+    except dbapi.Error as exc:
+        raise DBAPIError.instance(compiled.sql, params, exc, dbapi.Error, dialect=connection.dialect) from exc
