@@ -86,16 +86,20 @@ def bare_app(database_uri: str, card_template: str):
 
     engine = create_engine(database_uri)
     bare = Flask("bare")
+    # A counter row of its own: moving the panel's `generation` would tell the panel another worker
+    # changed its modules before each of its toggles, which is not what a toggle costs.
+    with engine.begin() as conn:
+        conn.execute(text("INSERT INTO panel_state (key, value) VALUES ('bare', 0)"))
 
     @bare.post("/bare/<slug>/<state>")
     def toggle(slug, state):
-        # The same commit as the panel's toggle: the module's row, its audit entry, the change counter.
+        # The same commit as the panel's toggle: the module's row, its audit entry, a change counter.
         with engine.begin() as conn:
             conn.execute(text("UPDATE modules SET state = :state, updated_at = CURRENT_TIMESTAMP WHERE slug = :slug"),
                          {"state": state, "slug": slug})
             conn.execute(text("INSERT INTO audit_events (at, actor, action, slug, detail) "
                               "VALUES (CURRENT_TIMESTAMP, 'bare', :state, :slug, '')"), {"state": state, "slug": slug})
-            conn.execute(text("UPDATE panel_state SET value = value + 1 WHERE key = 'generation'"))
+            conn.execute(text("UPDATE panel_state SET value = value + 1 WHERE key = 'bare'"))
         return f'<div id="module-{slug}" data-state="{state}"></div>'
 
     @bare.get("/bare/list")
