@@ -242,7 +242,7 @@ _READ_LOCKED_WITH_OTHERS = (select(*Module.__table__.c, dependencies.ENABLED_OTH
 def read(slug: str, lock: bool = False) -> ModuleRecord:
     """The module's row; `lock` holds it for this transaction (the caller commits or rolls back)."""
     statement = _READ_LOCKED if lock else _READ
-    row = db.session.connection().execute(statement, {"target": slug}).first() if isinstance(slug, str) else None
+    row = next(iter(plain_rows.rows(statement, {"target": slug})), None) if isinstance(slug, str) else None
     if row is None:
         raise not_installed(slug)
     return ModuleRecord(*row)
