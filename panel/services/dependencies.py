@@ -22,6 +22,7 @@ from sqlalchemy.types import NullType
 from ..extensions import db
 from ..manifest import Manifest
 from ..models import Module
+from ..runtime import plain_rows
 from ..versions import matches
 
 
@@ -109,7 +110,7 @@ def dependants(slug: str, enabled_others: list | None = None) -> list:
     """Enabled modules whose manifest requires this one (rows: slug, name, requires); from
     `enabled_others`, what `ENABLED_OTHERS_JSON` read for `slug` (None: read them now)."""
     if enabled_others is None:
-        enabled = db.session.connection().execute(_ENABLED_OTHERS, {"target": slug}).all()
+        enabled = plain_rows.rows(_ENABLED_OTHERS, {"target": slug})
     else:
         enabled = [EnabledModule(*row) for row in enabled_others]
     return [m for m in enabled if isinstance(m.requires, dict) and slug in m.requires]
