@@ -191,6 +191,17 @@ def moves() -> list[tuple[str, int]]:
     return list(g.get("_panel_moves", ())) if has_request_context() else []
 
 
+def moved_alone(key: str) -> int | None:
+    """The value this request's committed transaction moved `key` to, when that was the one counter
+    it moved; None otherwise (nothing moved, more than one, or not committed yet). The counter's row
+    stays locked from the move to the commit, so between that value less one and that value the only
+    change is this request's own: what a worker kept at the value before can be brought up to date."""
+    moved = moves()
+    if uncommitted() or len(moved) != 1 or moved[0][0] != key:
+        return None
+    return moved[0][1]
+
+
 def uncommitted() -> bool:
     """Whether this session moved counters in a transaction it has not committed yet."""
     return bool(db.session().info.get(_UNCOMMITTED))

@@ -3,9 +3,8 @@
 Counting the enabled modules reads the state index: at 20,000 installed, half of them enabled,
 that was 0.3 ms, the largest part of a toggle. So each worker keeps the counts it read under the
 `generation` counter, and a toggle whose commit moved that counter from N-1 to N and nothing else
-(the counter's row stays locked from the move to the commit, so no other change falls between)
-switched exactly one module from one state to another: the counts at N are those kept at N-1 with
-that one move, and no statement counts anything.
+(`state.moved_alone`) switched exactly one module from one state to another: the counts at N are
+those kept at N-1 with that one move, and no statement counts anything.
 """
 
 from ..runtime import state
@@ -25,10 +24,9 @@ def keep(counts: dict[str, int], generation: int) -> None:
 def switched(before: str, after: str) -> None:
     """This request just committed one module's switch from state `before` to `after`: keep the
     counts it left, when the ones before it are kept."""
-    moved = state.moves()
-    if state.uncommitted() or [key for key, _ in moved] != ["generation"]:
+    generation = state.moved_alone("generation")
+    if generation is None:
         return
-    generation = moved[0][1]
     kept = _kept().find(_KEY, lambda stamp: stamp[0] == generation - 1)
     if kept is None:
         return
@@ -40,8 +38,6 @@ def switched(before: str, after: str) -> None:
 
 def after_switch() -> dict[str, int] | None:
     """The counts as this request's switch left them, when `switched` could derive them."""
-    moved = state.moves()
-    if state.uncommitted() or [key for key, _ in moved] != ["generation"]:
-        return None
-    found = _kept().find(_KEY, lambda stamp: stamp[0] == moved[0][1])
+    generation = state.moved_alone("generation")
+    found = None if generation is None else _kept().find(_KEY, lambda stamp: stamp[0] == generation)
     return None if found is None else found[1]

@@ -196,10 +196,9 @@ def build_after_switch(slug: str, entry=NOT_READ) -> tuple[tuple[SidebarSection,
     costs a toggle more than everything else). The counter's row stays locked from the move to
     the commit, so no other change can fall between N-1 and N. `entry`: that row (`ENTRY_COLUMNS`
     and `shown_in_sidebar`) when the caller read it after the commit along with its own."""
-    moved = state.moves()
-    if state.uncommitted() or [key for key, _ in moved] != ["generation"]:
+    generation = state.moved_alone("generation")
+    if generation is None:
         return build(edit=True), None
-    generation = moved[0][1]
     kept = _built().find(True, lambda stamp: stamp[0] == generation - 1)
     if kept is None:
         return build(edit=True), None
