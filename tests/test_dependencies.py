@@ -75,7 +75,7 @@ def test_disable_refuses_while_an_enabled_module_needs_it(app, tmp_path):
         modules.enable("hello", "test")
         install_package(needs_hello(tmp_path), "test")
         modules.enable("notes", "test")
-        module, enabled_others = modules.read_for_disable("hello")
+        module, enabled_others = modules.read_for_switch("hello", with_others=True)
         db.session.rollback()
         assert [m.slug for m in dependencies.dependants("hello", enabled_others)] == ["notes"]
         assert [m.slug for m in dependencies.dependants("hello")] == ["notes"]

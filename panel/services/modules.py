@@ -5,14 +5,15 @@ import time
 from functools import lru_cache
 from pathlib import Path
 
-from flask import current_app
+from flask import current_app, g
 from flask_babel import lazy_gettext as _l
-from sqlalchemy import bindparam, func, or_, select
+from sqlalchemy import and_, bindparam, func, or_, select
 
 from .. import manifest as manifest_mod
 from ..errors import Conflict, ManifestError, NotFound
 from ..extensions import db
-from ..models import Module, ModuleRecord, utcnow
+from ..marketplace import catalog
+from ..models import CatalogEntry, Module, ModuleRecord, UpdatePolicy, utcnow
 from ..runtime import plain_rows, writes
 from ..runtime.registry import LoadError, bump_generation, describe, load_token, run_module_migrations
 from . import audit, dependencies, licenses, module_counts
@@ -234,9 +235,27 @@ _READ = select(Module.__table__).where(Module.slug == bindparam("target"))
 # the state the previous one left, with its audit entry in the same transaction.
 _READ_LOCKED = _READ.with_for_update()
 _WRITE = Module.__table__.update().where(Module.slug == bindparam("target"))
-# A disable's locking read also reads the enabled modules that could need the module (PostgreSQL).
-_READ_LOCKED_WITH_OTHERS = (select(*Module.__table__.c, dependencies.ENABLED_OTHERS_JSON)
-                            .where(Module.slug == bindparam("target")).with_for_update(of=Module.__table__))
+# What the shown catalog (its `generation_id`) and the update policy say of a module; its card shows both.
+SIDE_COLUMNS = (CatalogEntry.compatible, CatalogEntry.newest,
+                UpdatePolicy.pinned, UpdatePolicy.skipped_version, UpdatePolicy.auto_update)
+SIDE_JOINS = ((CatalogEntry, and_(CatalogEntry.generation_id == bindparam("generation_id"),
+                                  CatalogEntry.slug == Module.slug)),
+              (UpdatePolicy, UpdatePolicy.slug == Module.slug))
+
+
+def _switch_read(*others):
+    """A toggle's locking read: its module's row and `SIDE_COLUMNS`, which a switch changes neither of, so
+    the answer's card needs no statement after the commit (see `switch_side`); then `others`."""
+    statement = select(*Module.__table__.c, *SIDE_COLUMNS, *others).select_from(Module)
+    for table, on in SIDE_JOINS:
+        statement = statement.outerjoin(table, on)
+    return statement.where(Module.slug == bindparam("target")).with_for_update(of=Module.__table__)
+
+
+_SWITCH_READ = _switch_read()
+# A disable's also reads the enabled modules that could need the module (PostgreSQL).
+_SWITCH_READ_WITH_OTHERS = _switch_read(dependencies.ENABLED_OTHERS_JSON)
+_WIDTH = len(Module.__table__.c)
 
 
 def read(slug: str, lock: bool = False) -> ModuleRecord:
@@ -248,19 +267,28 @@ def read(slug: str, lock: bool = False) -> ModuleRecord:
     return ModuleRecord(*row)
 
 
-def read_for_disable(slug: str) -> tuple[ModuleRecord, list | None]:
-    """`read(slug, lock=True)`, and on PostgreSQL the enabled modules that could need it, read in the
-    same statement, for `dependencies.dependants` (None on SQLite: it reads them itself). They are
-    read as the statement began, before any wait for the lock: only this module's own toggles take
-    that lock and they write no other module, so a read after the wait would find the same ones
-    (enabling a dependant never locks this module, before or now)."""
-    if db.session.connection().dialect.name != "postgresql":
-        return read(slug, lock=True), None
-    found = db.session.connection().execute(_READ_LOCKED_WITH_OTHERS, {"target": slug}).first() \
+def read_for_switch(slug: str, with_others: bool = False) -> tuple[ModuleRecord, list | None]:
+    """`read(slug, lock=True)` for a toggle, which also keeps what `switch_side` gives; `with_others`:
+    and on PostgreSQL the enabled modules that could need it, read in the same statement, for
+    `dependencies.dependants` (None on SQLite: it reads them itself). They are read as the statement
+    began, before any wait for the lock: only this module's own toggles take that lock and they write
+    no other module, so a read after the wait would find the same ones (enabling a dependant never
+    locks this module, before or now)."""
+    with_others = with_others and db.session.connection().dialect.name == "postgresql"
+    found = next(iter(plain_rows.rows(_SWITCH_READ_WITH_OTHERS if with_others else _SWITCH_READ, {
+        "target": slug, "generation_id": catalog.current_catalog().generation_id})), None) \
         if isinstance(slug, str) else None
     if found is None:
         raise not_installed(slug)
-    return ModuleRecord(*found[:-1]), found[-1] or []
+    g._panel_switch_side = (slug, tuple(found[_WIDTH:_WIDTH + len(SIDE_COLUMNS)]))
+    return ModuleRecord(*found[:_WIDTH]), (found[-1] or []) if with_others else None
+
+
+def switch_side(slug: str) -> tuple | None:
+    """`SIDE_COLUMNS` of `slug` as this request's toggle read them with its row (`read_for_switch`), once;
+    None when it did not read them."""
+    kept = g.pop("_panel_switch_side", None)
+    return kept[1] if kept is not None and kept[0] == slug else None
 
 
 def write(module: ModuleRecord, **changes) -> ModuleRecord:
@@ -272,7 +300,7 @@ def write(module: ModuleRecord, **changes) -> ModuleRecord:
 
 def enable(slug: str, actor: str) -> ModuleRecord | Module:
     keep_loaded_after_commit()
-    module = read(slug, lock=True)
+    module, _ = read_for_switch(slug)
     reg = registry()
     if module.state == "enabled":
         db.session.commit()  # nothing to do: let the row go
@@ -319,7 +347,7 @@ def enable(slug: str, actor: str) -> ModuleRecord | Module:
 
 def disable(slug: str, actor: str) -> ModuleRecord:
     keep_loaded_after_commit()
-    module, enabled_others = read_for_disable(slug)
+    module, enabled_others = read_for_switch(slug, with_others=True)
     if module.state != "enabled":
         db.session.commit()  # nothing to do: let the row go
         return module

@@ -9,7 +9,7 @@ from flask_babel import lazy_gettext as _l
 from sqlalchemy import and_, bindparam, func, select
 
 from ..extensions import db, lazy_module
-from ..models import DEFAULT_ICON, MenuSection, Module
+from ..models import DEFAULT_ICON, MenuSection, Module, manifest_menu
 from ..runtime import pages_root, state
 
 DEFAULT_SECTION = "modules"
@@ -98,6 +98,17 @@ _ENTRIES = (select(*ENTRY_COLUMNS, *state.stamp_columns("generation", "sidebar")
 _ENTRY = select(*ENTRY_COLUMNS, SHOWN.label("shown_in_sidebar")).where(Module.slug == bindparam("slug"))
 NOT_READ = object()  # `build_after_switch`: the caller did not read the module's entry
 EntryRow = namedtuple("EntryRow", [column.key for column in ENTRY_COLUMNS])  # a row of `ENTRY_COLUMNS`
+ShownEntryRow = namedtuple("ShownEntryRow", [*EntryRow._fields, "shown_in_sidebar"])  # a row of `_ENTRY`
+
+
+def entry_of(module) -> ShownEntryRow:
+    """What `_ENTRY` reads of a module, from its row as this request wrote it (a toggle's answer)."""
+    menu = manifest_menu(module.manifest)
+    return ShownEntryRow(module.slug, module.name, module.position, module.custom_label, module.section_key,
+                         menu.get("label"), menu.get("icon"), menu.get("section"), menu.get("path"),
+                         module.state == "enabled" and bool(module.show_in_sidebar))
+
+
 _POSTGRESQL = lazy_module("sqlalchemy.dialects.postgresql")
 
 

@@ -12,11 +12,11 @@ from typing import NamedTuple
 
 from flask import render_template
 from markupsafe import Markup
-from sqlalchemy import and_, bindparam, select
+from sqlalchemy import bindparam, select
 
 from ..marketplace import catalog
 from ..runtime import plain_rows, state
-from ..models import DEFAULT_ICON, CatalogEntry, Module, UpdatePolicy, manifest_menu
+from ..models import DEFAULT_ICON, Module, manifest_menu
 from ..services import licenses, module_counts, modules
 from ..services import sidebar as sidebar_rows
 from ..versions import newer, older
@@ -64,13 +64,9 @@ class Card(NamedTuple):
 CARD_COLUMNS = (Module.slug, Module.name, Module.version, Module.category, Module.author, Module.description,
                 Module.docs_url, Module.state, Module.error,
                 Module.manifest[("menu", "icon")].as_string().label("icon"), Module.previous_version)
-# What the shown catalog (its `generation_id`) and the update policy say of a module, joined in
-# the same statement as its row: a page of cards is one statement, not three, and so is a toggle's card.
-SIDE_COLUMNS = (CatalogEntry.compatible, CatalogEntry.newest,
-                UpdatePolicy.pinned, UpdatePolicy.skipped_version, UpdatePolicy.auto_update)
-SIDE_JOINS = ((CatalogEntry, and_(CatalogEntry.generation_id == bindparam("generation_id"),
-                                  CatalogEntry.slug == Module.slug)),
-              (UpdatePolicy, UpdatePolicy.slug == Module.slug))
+# What the shown catalog and the update policy say of a module (services.modules), joined in the same
+# statement as its row: a page of cards is one statement, not three, and so is a toggle's card.
+SIDE_COLUMNS, SIDE_JOINS = modules.SIDE_COLUMNS, modules.SIDE_JOINS
 PAGE_COLUMNS = (*CARD_COLUMNS, *SIDE_COLUMNS)
 
 _PAGE = modules.ListingPage(PAGE_COLUMNS, SIDE_JOINS)  # see services.modules.ListingPage
@@ -132,23 +128,30 @@ def card_of(module) -> Card:
 
 
 def _card_and_more(module) -> tuple[Card, dict[str, int] | None, object]:
-    """The card; the counts above the list and the module's sidebar entry (with `shown_in_sidebar`),
-    read in the same statement (both None, and the entry unread, if the row is gone)."""
+    """The card; the counts above the list and the module's sidebar entry (with `shown_in_sidebar`).
+
+    After a toggle whose counts are derived (services.module_counts), all three come from what it
+    read with its lock and wrote: no statement after its commit. Otherwise they are read in one
+    statement (the counts and the entry None and unread if the row is gone)."""
     counts = module_counts.after_switch()
-    side = next(iter(plain_rows.rows(_SIDE if counts else _SIDE_COUNTED,
-                                     {"slug": module.slug, "generation_id": catalog.current_catalog().generation_id})),
-                None)
-    compatible, newest, pinned, skipped_version, auto_update = side[:5] if side else (None,) * 5
+    side = modules.switch_side(module.slug)
+    if side is not None and counts is not None:
+        read = sidebar_rows.entry_of(module)
+    else:
+        read = next(iter(plain_rows.rows(_SIDE if counts else _SIDE_COUNTED, {
+            "slug": module.slug, "generation_id": catalog.current_catalog().generation_id})), None)
+        side = read[:len(SIDE_COLUMNS)] if read else (None,) * len(SIDE_COLUMNS)
+    compatible, newest, pinned, skipped_version, auto_update = side
     card = _card(module.slug, module.name, module.version, module.category, module.author, module.description,
                  module.docs_url, module.state, module.error, manifest_menu(module.manifest).get("icon"),
                  module.previous_version, None if newest is None else (compatible, newest),
                  (bool(pinned), skipped_version, bool(auto_update)))
-    if side is None:
+    if read is None:
         return card, None, sidebar_rows.NOT_READ
     if counts is None:
-        counts = modules.counts_of(*side[_COUNTED])
-        module_counts.keep(counts, side.stamp_generation or 0)
-    return card, counts, side
+        counts = modules.counts_of(*read[_COUNTED])
+        module_counts.keep(counts, read.stamp_generation or 0)
+    return card, counts, read
 
 
 def card_of_row(row, paid: frozenset | None = None) -> Card:
