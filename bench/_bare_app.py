@@ -1,5 +1,6 @@
-"""The baseline of bench/load.py: a bare Flask app (no sign-in, no CSRF) doing the same one-row
-update and list render as the panel, on the database named by BENCH_DATABASE_URL.
+"""The baseline of bench/load.py: a bare Flask app (no sign-in, no CSRF) rendering the same list and
+committing the same change as the panel's toggle (the module's row, an audit entry and a change
+counter, a row of its own), on the database named by BENCH_DATABASE_URL.
 
     gunicorn bench._bare_app:app   (run by bench/load.py)
 """
@@ -11,6 +12,8 @@ from sqlalchemy import create_engine, text
 
 app = Flask("bare")
 engine = create_engine(os.environ["BENCH_DATABASE_URL"], pool_pre_ping=False)
+with engine.begin() as setup:  # each worker: the first one in makes the row
+    setup.execute(text("INSERT INTO panel_state (key, value) VALUES ('bare', 0) ON CONFLICT (key) DO NOTHING"))
 LIST = """<!doctype html><title>Modules</title><ul>{% for m in modules %}
 <li id="module-{{ m.slug }}" data-state="{{ m.state }}">{{ m.name }} {{ m.version }} — {{ m.description }}</li>
 {% endfor %}</ul>"""
@@ -41,6 +44,10 @@ def marketplace():
 @app.post("/modules/<slug>/<action>")
 def toggle(slug, action):
     state = "enabled" if action == "enable" else "disabled"
-    with engine.begin() as connection:
-        connection.execute(text("UPDATE modules SET state = :state WHERE slug = :slug"), {"state": state, "slug": slug})
+    with engine.begin() as connection:  # the panel's toggle commits these three in one transaction
+        connection.execute(text("UPDATE modules SET state = :state, updated_at = CURRENT_TIMESTAMP WHERE slug = :slug"),
+                           {"state": state, "slug": slug})
+        connection.execute(text("INSERT INTO audit_events (at, actor, action, slug, detail) "
+                                "VALUES (CURRENT_TIMESTAMP, 'bare', :state, :slug, '')"), {"state": state, "slug": slug})
+        connection.execute(text("UPDATE panel_state SET value = value + 1 WHERE key = 'bare'"))
     return f'<div id="module-{slug}" data-state="{state}"></div>'

@@ -3,7 +3,7 @@
 gunicorn with 4 workers (4 threads each) serves the panel; CLIENTS signed-in clients (threads) send
 for SECONDS a mix of GET /modules, GET /marketplace and htmx toggles (enable/disable of two
 modules), each client opening a new connection every 10 requests so both apps spread over the
-workers. Then the bare app (bench/_bare_app.py: the same one-row update and list render, no
+workers. Then the bare app (bench/_bare_app.py: the same list render, and a toggle committing the same change: row, audit entry, counter; no
 sign-in) takes the same load on the same database. Prints requests/s, errors and p50/p95/p99 per
 route, and the panel/bare ratios (goal: 0 errors, p99 ≤ 1.5×, throughput ≥ 0.7×).
 
