@@ -253,7 +253,7 @@ def _switch_read(*others):
 
 
 _SWITCH_READ = _switch_read()
-# A disable's also reads the enabled modules that could need the module (PostgreSQL).
+# A disable's locking read also reads the enabled modules that could need the module (PostgreSQL).
 _SWITCH_READ_WITH_OTHERS = _switch_read(dependencies.ENABLED_OTHERS_JSON)
 _WIDTH = len(Module.__table__.c)
 
