@@ -21,6 +21,8 @@ from htmx_flask import Htmx
 from itsdangerous import URLSafeTimedSerializer
 from sqlalchemy.orm import DeclarativeBase
 
+from .runtime.signed_once import SignedOnce
+
 
 class LazyModule:
     """A module imported on its first attribute read: `requests = lazy_module("requests")` at the top
@@ -90,15 +92,13 @@ class CheckedOnceCSRF(CSRFProtect):
 
     htmx sends the page's token with every request it makes; checking its HMAC and decoding it each
     time was a tenth of a toggle. A token that passed Flask-WTF's own check is remembered with what
-    it signs and when it was signed, so every request still compares it with its session's value
-    and checks its age; anything else goes through Flask-WTF as before, with its messages."""
+    it signs and when it was signed (`SignedOnce`), so every request still compares it with its
+    session's value and checks its age; anything else goes through Flask-WTF as before, with its messages."""
 
-    MAX_REMEMBERED = 1024
     _SALT = "wtf-csrf-token"  # Flask-WTF's
 
     def __init__(self, app=None):
-        self._checked: dict[tuple, tuple[str, float]] = {}
-        self._lock = threading.Lock()
+        self._checked = SignedOnce()
         super().__init__(app)
 
     def protect(self, apply_exemptions=False):
@@ -107,7 +107,7 @@ class CheckedOnceCSRF(CSRFProtect):
             return super().protect(apply_exemptions)
         token = self._get_csrf_token()
         secret = config.get("WTF_CSRF_SECRET_KEY") or current_app.secret_key
-        known = self._checked.get((secret, token))
+        known = self._checked.get(secret, token)
         expected = session.get(config["WTF_CSRF_FIELD_NAME"])
         limit = config["WTF_CSRF_TIME_LIMIT"]
         if (known is not None and isinstance(expected, str) and hmac.compare_digest(expected, known[0])
@@ -117,10 +117,7 @@ class CheckedOnceCSRF(CSRFProtect):
         super().protect(apply_exemptions)  # raises (a 400 answer) unless the token is good
         if g.get("csrf_valid") and token:
             signed, signed_at = URLSafeTimedSerializer(secret, salt=self._SALT).loads(token, return_timestamp=True)
-            with self._lock:
-                if len(self._checked) >= self.MAX_REMEMBERED:
-                    self._checked.clear()
-                self._checked[(secret, token)] = (signed, signed_at.timestamp())
+            self._checked.remember(secret, token, signed, signed_at.timestamp())
         return None
 
 

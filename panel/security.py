@@ -1,6 +1,5 @@
 """Headers every answer carries, who may see which page, and the signed session cookie."""
 
-import threading
 import time
 
 from flask import redirect, request, url_for
@@ -9,6 +8,7 @@ from flask_login import current_user
 from itsdangerous import BadSignature
 
 from .extensions import login_manager
+from .runtime.signed_once import SignedOnce
 from .services import sessions, users
 
 CONTENT_SECURITY_POLICY = "; ".join([
@@ -48,27 +48,24 @@ class SecureCookiesOverHttps:
 
 
 class CheckedOnceCookieSessions(SecureCookieSessionInterface):
-    """Flask's signed-cookie sessions, each cookie's signature checked once per process.
+    """Flask's signed-cookie sessions, each cookie's signature checked once per process (`SignedOnce`).
 
     A signed-in browser sends the same cookie with every request; checking its HMAC and decoding its
     tagged JSON each time was a tenth of a small page's work. A cookie that verified is remembered
     with the moment it was signed, so its age is still checked on every request; only sessions of
     plain values are remembered (a list, such as pending flash messages, could be changed in place)."""
 
-    MAX_REMEMBERED = 1024
     PLAIN = (str, int, float, bool, type(None))
 
     def __init__(self):
-        self._checked: dict[tuple, tuple[dict, float]] = {}
-        self._lock = threading.Lock()
+        self._checked = SignedOnce()
 
     def open_session(self, app, request):
         cookie = request.cookies.get(self.get_cookie_name(app))
         if not cookie or not app.secret_key:
             return super().open_session(app, request)
-        key = (app.secret_key, cookie)
         max_age = app.permanent_session_lifetime.total_seconds()
-        found = self._checked.get(key)
+        found = self._checked.get(app.secret_key, cookie)
         if found is not None and time.time() - found[1] <= max_age:
             return self.session_class(found[0])
         try:
@@ -77,10 +74,7 @@ class CheckedOnceCookieSessions(SecureCookieSessionInterface):
         except BadSignature:
             return self.session_class()
         if all(isinstance(value, self.PLAIN) for value in data.values()):
-            with self._lock:
-                if len(self._checked) >= self.MAX_REMEMBERED:
-                    self._checked.clear()
-                self._checked[key] = (dict(data), signed_at.timestamp())
+            self._checked.remember(app.secret_key, cookie, dict(data), signed_at.timestamp())
         return self.session_class(data)
 
 

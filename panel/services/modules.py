@@ -72,6 +72,13 @@ def listing_count(query: str = "", state: str = "") -> int:
     return db.session.scalar(_filtered(select(func.count()).select_from(Module), searching, by_state), params) or 0
 
 
+def outer_joined(statement, joins: tuple):
+    """`statement` with each (table, on) pair of `joins` outer-joined."""
+    for table, on in joins:
+        statement = statement.outerjoin(table, on)
+    return statement
+
+
 class ListingPage:
     """A page of `listing` as rows of `columns`, with `outer_joins` ((table, on) pairs: what other
     tables say of each row, at most one row each; their `bindparam`s come as `rows`' keywords).
@@ -90,10 +97,8 @@ class ListingPage:
             # rows skipped would be joined too (a last page of 20,000 cost 8 ms instead of 1).
             page = (_filtered(select(Module.slug), searching, by_state).order_by(*_BY_NAME)
                     .offset(bindparam("offset")).limit(bindparam("limit")).subquery())
-            stmt = select(*self.columns, *(COUNT_COLUMNS if counted else ())).select_from(Module).join(
-                page, Module.slug == page.c.slug)
-            for table, on in self.outer_joins:
-                stmt = stmt.outerjoin(table, on)
+            stmt = outer_joined(select(*self.columns, *(COUNT_COLUMNS if counted else ())).select_from(Module).join(
+                page, Module.slug == page.c.slug), self.outer_joins)
             stmt = self._statements[(searching, by_state, counted)] = stmt.order_by(*_BY_NAME)
         return stmt
 
@@ -246,10 +251,8 @@ SIDE_JOINS = ((CatalogEntry, and_(CatalogEntry.generation_id == bindparam("gener
 def _switch_read(*others):
     """A toggle's locking read: its module's row and `SIDE_COLUMNS`, which a switch changes neither of, so
     the answer's card needs no statement after the commit (see `switch_side`); then `others`."""
-    statement = select(*Module.__table__.c, *SIDE_COLUMNS, *others).select_from(Module)
-    for table, on in SIDE_JOINS:
-        statement = statement.outerjoin(table, on)
-    return statement.where(Module.slug == bindparam("target")).with_for_update(of=Module.__table__)
+    return (outer_joined(select(*Module.__table__.c, *SIDE_COLUMNS, *others).select_from(Module), SIDE_JOINS)
+            .where(Module.slug == bindparam("target")).with_for_update(of=Module.__table__))
 
 
 _SWITCH_READ = _switch_read()

@@ -1,6 +1,6 @@
 """The sidebar: menu sections and the modules shown in them."""
 
-from bisect import bisect_left
+from bisect import bisect_left, bisect_right
 from collections import namedtuple
 from dataclasses import dataclass, field, replace
 from operator import attrgetter
@@ -251,9 +251,7 @@ def _switched(sections: tuple[SidebarSection, ...], slug: str, row) -> tuple[Sid
         if at is not None:
             entries = entries[:at] + entries[at + 1:]
         if section.key == target:
-            at = bisect_left(entries, entry.order, key=_ORDER)
-            while at < len(entries) and entries[at].order == entry.order:  # after its equals, as built
-                at += 1
+            at = bisect_right(entries, entry.order, key=_ORDER)  # after its equals, as built
             entries = entries[:at] + (entry,) + entries[at:]
         changed.append(section if entries is section.entries else replace(section, entries=entries))
     return BuiltSidebar(changed)

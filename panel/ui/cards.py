@@ -73,11 +73,9 @@ _PAGE = modules.ListingPage(PAGE_COLUMNS, SIDE_JOINS)  # see services.modules.Li
 
 
 def _side(*counted) -> object:
-    statement = select(*SIDE_COLUMNS, sidebar_rows.SHOWN.label("shown_in_sidebar"), *sidebar_rows.ENTRY_COLUMNS,
-                       *counted).select_from(Module).where(Module.slug == bindparam("slug"))
-    for table, on in SIDE_JOINS:
-        statement = statement.outerjoin(table, on)
-    return statement
+    return modules.outer_joined(select(*SIDE_COLUMNS, sidebar_rows.SHOWN.label("shown_in_sidebar"),
+                                       *sidebar_rows.ENTRY_COLUMNS, *counted).select_from(Module)
+                                .where(Module.slug == bindparam("slug")), SIDE_JOINS)
 
 
 # A toggle's card reads the module's sidebar entry in the same statement, and the counts above the
