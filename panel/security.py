@@ -23,6 +23,8 @@ CONTENT_SECURITY_POLICY = "; ".join([
     "form-action 'self'",
     "frame-ancestors 'none'",
 ])
+SECURITY_HEADERS = (("Content-Security-Policy", CONTENT_SECURITY_POLICY), ("X-Content-Type-Options", "nosniff"),
+                    ("X-Frame-Options", "DENY"), ("Referrer-Policy", "same-origin"))
 PUBLIC_ENDPOINTS = {"auth.login", "auth.setup", "static", "assets.vendor", "assets.favicon", "auth.language"}
 
 
@@ -101,11 +103,16 @@ def init_app(app) -> None:
 
     @app.after_request
     def security_headers(response):
-        response.headers.setdefault("Content-Security-Policy", CONTENT_SECURITY_POLICY)
-        response.headers.setdefault("X-Content-Type-Options", "nosniff")
-        response.headers.setdefault("X-Frame-Options", "DENY")
-        response.headers.setdefault("Referrer-Policy", "same-origin")
-        response.vary.add("HX-Request")
-        if response.mimetype == "text/html":
-            response.headers.setdefault("Cache-Control", "no-store")
+        # One look at the headers an answer already has, not one per header: every answer comes here.
+        headers = response.headers
+        present = {name.lower() for name, _ in headers}
+        for name, value in SECURITY_HEADERS:
+            if name.lower() not in present:
+                headers.add(name, value)
+        if "vary" not in present:
+            headers.add("Vary", "HX-Request")
+        else:
+            response.vary.add("HX-Request")
+        if "cache-control" not in present and response.mimetype == "text/html":
+            headers.add("Cache-Control", "no-store")
         return response

@@ -11,7 +11,7 @@ import threading
 from contextlib import nullcontext
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from urllib.parse import urlencode, urljoin
+from urllib.parse import urlencode
 
 from flask import current_app, g
 from flask_babel import lazy_gettext as _l
@@ -98,7 +98,7 @@ def store_url() -> str:
 
 
 def catalog_url(base: str | None = None) -> str:
-    return urljoin(base or store_url(), CATALOG_PATH)
+    return cache_rows.catalog_url_at(base or store_url())
 
 
 def _catalog_for(row) -> Catalog:

@@ -7,9 +7,11 @@ password or "sign out everywhere" deletes every row of that user.
 
 import hashlib
 import secrets
+from dataclasses import dataclass
 from datetime import timedelta
 
 from flask import current_app
+from flask_login import UserMixin
 from sqlalchemy import bindparam, delete, select
 
 from ..extensions import db
@@ -36,11 +38,26 @@ def start(user: User, remember: bool, address: str = "") -> str:
     return token
 
 
-_LOOKUP = (select(User, UserSession.expires_at, *state.stamp_columns("sessions")).join(UserSession, UserSession.user_id == User.id)
-           .where(UserSession.token_hash == bindparam("token_hash")))
+@dataclass(frozen=True, eq=False)
+class SignedIn(UserMixin):
+    """The signed-in user as a request sees it: plain values kept per process, not a database row
+    (bringing a kept row into each request's session cost a tenth of a toggle). A view that changes
+    the user reads the row (`users.row`)."""
+
+    id: int
+    username: str
+    locale: str | None
+    session_token: str
+
+    def get_id(self) -> str:
+        return self.session_token
 
 
-def user_for(token: str) -> User | None:
+_LOOKUP = (select(User.id, User.username, User.locale, UserSession.expires_at, *state.stamp_columns("sessions"))
+           .join(UserSession, UserSession.user_id == User.id).where(UserSession.token_hash == bindparam("token_hash")))
+
+
+def user_for(token: str) -> SignedIn | None:
     """The user a live session token belongs to, or None (unknown, ended or expired).
 
     Every request asks; each worker keeps the answer under the `sessions` counter, which any
@@ -49,19 +66,14 @@ def user_for(token: str) -> User | None:
     if not isinstance(token, str) or not 20 <= len(token) <= 100:
         return None
     found = state.cache("sessions", ("sessions",), max_entries=256).get_or_compute(_hash(token), lambda: _lookup(token))
-    if found is None or found[1] <= utcnow():
+    if found is None or found[3] <= utcnow():
         return None
-    user = db.session.merge(found[0], load=False)  # this request's copy of the kept, detached user
-    user.session_token = token
-    return user
+    return SignedIn(*found[:3], session_token=token)
 
 
 def _lookup(token: str) -> state.Stamped:
     row = db.session.execute(_LOOKUP, {"token_hash": _hash(token)}).first()
-    if row is None:
-        return state.Stamped(None)
-    db.session.expunge(row.User)  # kept detached; each request works on a copy of its own
-    return state.Stamped((row.User, row.expires_at), row)
+    return state.Stamped(None if row is None else tuple(row[:4]), row)
 
 
 def end(token: str | None) -> None:
@@ -71,7 +83,7 @@ def end(token: str | None) -> None:
         db.session.commit()
 
 
-def end_all(user: User) -> int:
+def end_all(user: User | SignedIn) -> int:
     """Ends every session of `user` (sign out everywhere, a new password); returns how many."""
     result = db.session.execute(delete(UserSession).where(UserSession.user_id == user.id))
     state.bump("sessions")
@@ -79,6 +91,6 @@ def end_all(user: User) -> int:
     return result.rowcount
 
 
-def count(user: User) -> int:
+def count(user: User | SignedIn) -> int:
     return len(db.session.scalars(select(UserSession.token_hash).where(
         UserSession.user_id == user.id, UserSession.expires_at > utcnow())).all())

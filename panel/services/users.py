@@ -69,6 +69,13 @@ def change_password(user: User, current: str, new: str, confirm: str) -> None:
     db.session.commit()
 
 
-def set_locale(user: User, locale: str) -> None:
-    user.locale = locale
-    db.session.commit()
+def row(user_id: int) -> User | None:
+    """The user's row, to change it (a request's signed-in user is a copy of plain values)."""
+    return db.session.get(User, user_id)
+
+
+def set_locale(user_id: int, locale: str) -> None:
+    user = row(user_id)
+    if user is not None:
+        user.locale = locale
+        db.session.commit()

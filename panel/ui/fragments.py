@@ -39,8 +39,9 @@ def request_key() -> tuple:
     key = g.get("_panel_fragment_key")
     if key is None:
         # The language as the selector names it: cheaper than Flask-Babel's parsed locale, which a
-        # request answered from cached fragments need never build.
-        key = g._panel_fragment_key = (select_locale(), request.host_url, request.script_root)
+        # request answered from cached fragments need never build. The scheme and host are what
+        # `host_url` is made of, without building it.
+        key = g._panel_fragment_key = (select_locale(), request.scheme, request.host, request.script_root)
     return key
 
 

@@ -86,7 +86,7 @@ def logout_everywhere():
 def account():
     errors, status = {}, 200
     if request.method == "POST":
-        user = current_user._get_current_object()
+        user = users.row(current_user.id)
         try:
             users.change_password(user, request.form.get("current", ""), request.form.get("password", ""),
                                   request.form.get("confirm", ""))
@@ -109,7 +109,7 @@ def language():
         abort(400)
     session["locale"] = locale
     if current_user.is_authenticated:
-        users.set_locale(current_user, locale)
+        users.set_locale(current_user.id, locale)
     response = redirect(safe_next(request.form.get("next")))
     if request.htmx:
         response = current_app.response_class("", 204)
