@@ -71,8 +71,11 @@ def describe(exc: BaseException) -> str:
 def forget_templates(slug: str) -> None:
     """Drop a module's compiled templates from Jinja's cache (an update replaces their files)."""
     cache = current_app.jinja_env.cache if has_app_context() else None
-    if cache is None:
-        return
+    registry = current_app.extensions.get("module_registry") if cache is not None else None
+    if cache is None or (registry is not None and slug not in registry.templated):
+        return  # most modules have no template compiled: no need to look through the whole cache
+    if registry is not None:
+        registry.templated.discard(slug)  # before the look: one compiled meanwhile puts it back
     for key in list(cache.keys()):
         name = key[1] if isinstance(key, tuple) and len(key) > 1 else key
         if isinstance(name, str) and name.removeprefix("@").startswith(f"{slug}/"):
@@ -110,6 +113,7 @@ class Registry:
         self.finder.install()
         self.loaded: dict[str, LoadedModule] = {}
         self.dormant: dict[str, LoadedModule] = {}  # dropped, kept to be taken up again unchanged
+        self.templated: set[str] = set()  # modules whose templates Jinja has compiled (ui.jinja)
         self.generation: int | None = None
         self.lock = threading.RLock()
 

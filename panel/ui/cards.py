@@ -10,7 +10,6 @@ change…) comes from `card_html` or `cards_html`.
 from functools import lru_cache
 from typing import NamedTuple
 
-from flask import render_template
 from markupsafe import Markup
 from sqlalchemy import bindparam, select
 
@@ -21,7 +20,7 @@ from ..services import licenses, module_counts, modules
 from ..services import sidebar as sidebar_rows
 from ..versions import newer, older
 from . import card_shapes
-from .fragments import FragmentCache, request_key, token_marker, with_token
+from .fragments import FragmentCache, render_fragment, request_key, token_marker, with_token
 from .license import badge as license_badge
 from .sidebar import sidebar_change_html
 
@@ -161,7 +160,7 @@ def card_of_row(row, paid: frozenset | None = None) -> Card:
 
 
 def _render(card: Card) -> str:
-    return render_template("modules/_card.html", card=card, csrf_token=token_marker)
+    return render_fragment("modules/_card.html", card=card, csrf_token=token_marker)
 
 
 def _card_html(card: Card, per_request: tuple) -> str:
@@ -243,7 +242,7 @@ def counts_html(oob: bool = False, counts: dict[str, int] | None = None) -> Mark
     """The installed/enabled/disabled/failed counts above the list (a toggle sends them out of band);
     `counts` when the caller read them already."""
     counts = counts or modules.counts()
-    html = _count_shapes.get_or_render((oob, request_key()), lambda: render_template(
+    html = _count_shapes.get_or_render((oob, request_key()), lambda: render_fragment(
         "modules/_counts.html", counts=COUNT_MARKERS, oob=oob))
     for state, marker in COUNT_MARKERS.items():
         html = html.replace(marker, str(int(counts[state])))

@@ -26,6 +26,7 @@ class ModuleTemplateLoader(BaseLoader):
         if root not in file.parents or not file.is_file():
             raise TemplateNotFound(template)
         mtime = file.stat().st_mtime
+        self.registry.templated.add(slug)
         return file.read_text(encoding="utf-8"), str(file), lambda: file.is_file() and file.stat().st_mtime == mtime
 
 

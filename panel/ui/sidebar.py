@@ -9,7 +9,7 @@ from flask import render_template
 from markupsafe import Markup, escape
 
 from ..services import sidebar
-from .fragments import FragmentCache, request_key, token_marker, with_token
+from .fragments import FragmentCache, render_fragment, request_key, token_marker, with_token
 
 MAX_SIDEBARS = 64
 
@@ -59,13 +59,13 @@ def sidebar_change_html(slug: str, entry=sidebar.NOT_READ) -> Markup:
             where = f"beforebegin:#sidebar-section-{following}" if following else "beforeend:#sidebar-sections"
             parts.append(f'<div id="sidebar-section-{escape(section.key)}" hx-swap-oob="delete"></div>')
             parts.append(_out_of_band(where, _changes.get_or_render(
-                (section, request_key()), lambda: render_template("layout/_sidebar_section.html", section=section))))
+                (section, request_key()), lambda: render_fragment("layout/_sidebar_section.html", section=section))))
         else:
             following = section.entries[at + 1].slug if at + 1 < len(section.entries) else None
             where = (f"beforebegin:#sidebar-module-{following}" if following
                      else f"beforeend:#sidebar-entries-{section.key}")
             switched = section.entries[at]
             parts.append(_out_of_band(where, _changes.get_or_render(
-                (switched, request_key()), lambda: render_template("layout/_sidebar_entry.html", entry=switched))))
+                (switched, request_key()), lambda: render_fragment("layout/_sidebar_entry.html", entry=switched))))
         break
     return Markup("".join(parts))
