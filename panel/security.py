@@ -79,6 +79,24 @@ class CheckedOnceCookieSessions(SecureCookieSessionInterface):
             self._checked.remember(app.secret_key, cookie, dict(data), signed_at.timestamp())
         return self.session_class(data)
 
+    def save_session(self, app, session, response):
+        # Flask adds `Vary: Cookie` through `response.vary`, which parses and re-writes the header
+        # (tens of µs); this adds it the way `security_headers` adds `HX-Request`. The session is
+        # done with after this call, so nothing else reads `accessed`.
+        if session.accessed:
+            add_vary(response.headers, "Cookie")
+            session.accessed = False
+        super().save_session(app, session, response)
+
+
+def add_vary(headers, name: str) -> None:
+    """`name` in the answer's `Vary` header, as `response.vary.add` would put it there, cheaply."""
+    found = headers.get("Vary")
+    if not found:
+        headers["Vary"] = name
+    elif name.lower() not in (part.strip().lower() for part in found.split(",")):
+        headers["Vary"] = f"{found}, {name}"
+
 
 def init_app(app) -> None:
     app.wsgi_app = SecureCookiesOverHttps(app.wsgi_app)
@@ -109,10 +127,7 @@ def init_app(app) -> None:
         for name, value in SECURITY_HEADERS:
             if name.lower() not in present:
                 headers.add(name, value)
-        if "vary" not in present:
-            headers.add("Vary", "HX-Request")
-        else:
-            response.vary.add("HX-Request")
+        add_vary(headers, "HX-Request")
         if "cache-control" not in present and response.mimetype == "text/html":
             headers.add("Cache-Control", "no-store")
         return response

@@ -125,7 +125,7 @@ class Registry:
         unchanged (switching a module off and on again need not import it again); otherwise it
         is imported afresh. A failed load is never kept, so a fixed file is always read."""
         path = self.modules_path / module.slug
-        if not (path / "__init__.py").is_file():
+        if not os.path.isfile(os.path.join(path, "__init__.py")):
             raise LoadError(f"FileNotFoundError: {module.slug}/__init__.py is missing")
         on_disk = fingerprint(path)
         with self.lock:
@@ -194,9 +194,9 @@ class Registry:
 
 def run_module_migrations(slug: str, path: Path, api: ModuleAPI) -> list[str]:
     """Run the module's pending `migrations/NNNN_*.py` files (each defines `upgrade(db)`)."""
-    folder = path / "migrations"
-    if not folder.is_dir():
+    if not os.path.isdir(os.path.join(path, "migrations")):  # most modules have none: one stat, no Path
         return []
+    folder = path / "migrations"
     done = set(db.session.scalars(select(ModuleMigration.name).where(ModuleMigration.slug == slug)))
     applied = []
     for file in sorted(folder.glob("[0-9]*.py")):

@@ -1,6 +1,7 @@
 """Installed modules: discovery, listing, enabling and disabling."""
 
 import logging
+import os
 import time
 from functools import lru_cache
 from pathlib import Path
@@ -158,9 +159,8 @@ def apply_manifest(module: Module, manifest: manifest_mod.Manifest) -> None:
 
 
 def read_manifest(folder: Path) -> manifest_mod.Manifest:
-    file = folder / "module.json"
     try:
-        with open(file, "rb") as fh:
+        with open(os.path.join(folder, "module.json"), "rb") as fh:
             raw = fh.read(manifest_mod.MAX_MANIFEST_BYTES + 1)
     except (FileNotFoundError, IsADirectoryError, NotADirectoryError):
         raise ManifestError(_l("module.json is missing.")) from None
