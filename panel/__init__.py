@@ -95,9 +95,29 @@ class EmbeddedHub:
         return store(environ, start_response)
 
 
+class PanelFlask(Flask):
+    """Flask, with `ensure_sync`'s answer kept per function: Flask asks it of every hook and view on
+    every request (nine `inspect` look-ups a toggle), and a function's answer never changes."""
+
+    def __init__(self, *args, **kwargs):
+        self._synced: dict = {}
+        super().__init__(*args, **kwargs)
+
+    def ensure_sync(self, func):
+        try:
+            found = self._synced.get(func)
+        except TypeError:  # a callable that cannot be a key
+            return super().ensure_sync(func)
+        if found is None:
+            if len(self._synced) >= 1024:  # bound methods are made anew; keep the map small
+                self._synced.clear()
+            found = self._synced[func] = super().ensure_sync(func)
+        return found
+
+
 def create_app(test_config=None) -> Flask:
     instance_path = (test_config or {}).get("INSTANCE_PATH") or instance_path_from_env()
-    app = Flask(
+    app = PanelFlask(
         __name__,
         instance_path=instance_path,
         instance_relative_config=True,
