@@ -22,7 +22,9 @@ def serve(wsgi_app) -> tuple[str, object]:
 
 
 def grow_modules(app, start: int, stop: int) -> None:
-    """Modules start..stop-1: a folder each (module.json, a page) and a row, half of them enabled."""
+    """Modules start..stop-1: a folder each (module.json, a page) and a row, all disabled. A toggle of a
+    random module among thousands is then nearly always a first enable: its code imported for the
+    first time in the process, its card and sidebar entry rendered for the first time."""
     from pathlib import Path
 
     from sqlalchemy import insert
