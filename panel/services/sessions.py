@@ -41,7 +41,7 @@ def start(user: User, remember: bool, address: str = "") -> str:
 @dataclass(frozen=True, eq=False)
 class SignedIn(UserMixin):
     """The signed-in user as a request sees it: plain values kept per process, not a database row
-    (bringing a kept row into each request's session cost a tenth of a toggle). A view that changes
+    (bringing a kept row into each request's session was 2–3% of a toggle). A view that changes
     the user reads the row (`users.row`)."""
 
     id: int
