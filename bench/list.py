@@ -21,7 +21,7 @@ import sys
 import time
 
 from _common import rss_mb, spread, timed
-from _scale import bare_app, grow_modules, panel_with_modules, serve, signed_in_session, store_catalog
+from _scale import bare_app, grow_modules, no_new_cookie, panel_with_modules, serve, signed_in_session, store_catalog
 
 QUICK = "--quick" in sys.argv
 SIZES = (10, 1_000) if QUICK else (10, 1_000, 5_000, 20_000)
@@ -97,6 +97,7 @@ def main():
         def page():
             response = session.get(f"{url}/modules")
             assert response.status_code == 200
+            no_new_cookie(response)
             return response
 
         def cold():

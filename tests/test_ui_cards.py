@@ -297,3 +297,20 @@ def test_the_counts_a_run_of_toggles_answers_with_are_the_counted_ones(app, admi
             expected = modules.counts()
         assert shown == {key: expected[key] for key in ("enabled", "disabled", "failed")}, (slug, action)
         assert counts is None or counted == ([True] if counts else []), (slug, action)
+
+
+def test_a_sidebar_entry_filled_into_its_shape_is_the_entry_its_template_renders(app):
+    """A toggle's sidebar entry goes through the entry template's shape (ui.sidebar.entry_html): for any
+    label and icon, in every language, the same HTML as rendering the entry template for it."""
+    from panel.ui import sidebar as sidebar_ui
+
+    @settings(max_examples=200, deadline=None, suppress_health_check=list(HealthCheck), derandomize=True)
+    @given(label=ANY_TEXT, icon=ANY_TEXT, language=st.sampled_from(("en", "fr", "ru")))
+    def check(label, icon, language):
+        entry = sidebar_ui.EntryFields("hello", label, icon, "/m/hello/")
+        with app.test_request_context("/modules", headers={"Accept-Language": language}):
+            filled = sidebar_ui.entry_html(entry)
+            assert same_words(filled) == same_words(compact(sidebar_ui._render_entry(entry)))
+            assert 'id="sidebar-module-hello"' in filled
+
+    check()

@@ -5,16 +5,19 @@ rendered once and reused while the sidebar as built from the database (`services
 frozen values) and the request's language and URL root stay the same.
 """
 
+from typing import NamedTuple
+
 from flask import render_template
 from markupsafe import Markup, escape
 
 from ..services import sidebar
+from . import card_shapes
 from .fragments import FragmentCache, render_fragment, request_key, token_marker, with_token
 
 MAX_SIDEBARS = 64
 
 _sidebars = FragmentCache(MAX_SIDEBARS)
-_changes = FragmentCache(1024)  # a toggle's entry or section, by its value (frozen) and the request key
+_changes = FragmentCache(1024)  # a toggle's section with its one entry, by its value (frozen) and the request key
 
 
 def sidebar_html(oob: bool = False, edit: bool = False, focus: str = "") -> Markup:
@@ -33,6 +36,30 @@ def sidebar_html(oob: bool = False, edit: bool = False, focus: str = "") -> Mark
 def fragment_with_sidebar(template: str, **context) -> Markup:
     """A fragment, and the sidebar out of band (the fragment changed what the sidebar shows)."""
     return Markup(render_template(template, **context)) + sidebar_html(oob=True)
+
+
+class EntryFields(NamedTuple):
+    """What a sidebar entry's template prints, in the form `card_shapes` fills (slug first)."""
+
+    slug: str
+    label: str
+    icon: str
+    url: str
+
+
+ENTRY_TEMPLATE = "layout/_sidebar_entry.html"
+
+
+def _render_entry(fields: EntryFields) -> str:
+    return render_fragment(ENTRY_TEMPLATE, entry=fields)
+
+
+def entry_html(entry) -> str:
+    """One entry's HTML, its text put into the entry template's shape (`card_shapes`): a toggle at
+    thousands of modules shows an entry no request rendered before, and running the template for it
+    was most of the sidebar's part of the answer."""
+    return card_shapes.card_html(EntryFields(entry.slug, entry.label, entry.icon, entry.url),
+                                 (request_key(), ENTRY_TEMPLATE), _render_entry)
 
 
 def _out_of_band(where: str, html: str) -> str:
@@ -64,8 +91,6 @@ def sidebar_change_html(slug: str, entry=sidebar.NOT_READ) -> Markup:
             following = section.entries[at + 1].slug if at + 1 < len(section.entries) else None
             where = (f"beforebegin:#sidebar-module-{following}" if following
                      else f"beforeend:#sidebar-entries-{section.key}")
-            switched = section.entries[at]
-            parts.append(_out_of_band(where, _changes.get_or_render(
-                (switched, request_key()), lambda: render_fragment("layout/_sidebar_entry.html", entry=switched))))
+            parts.append(_out_of_band(where, entry_html(section.entries[at])))
         break
     return Markup("".join(parts))
