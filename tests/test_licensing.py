@@ -175,6 +175,21 @@ def test_trial_expiry_disables_keeps_settings_and_a_coupon_enables_again(app, pa
     assert "ACME" in panel.get(f"/m/{PAID}/").get_data(as_text=True)
 
 
+def test_a_badge_is_in_the_readers_language_and_counts_the_days_left(app, panel, clock):
+    """The badge's words are kept per language and value by each worker: switching the language, or
+    a day going by, shows other words at once."""
+    activate(panel)
+    post(panel, f"/marketplace/{PAID}/trial")
+    assert install(app)[0] == "done"
+    assert "Trial: 14 days left" in card(panel)
+    assert post(panel, "/language", locale="fr").status_code in (302, 303)
+    assert "Essai : 14 jours restants" in card(panel)
+    travel(clock, 13)
+    assert "Essai : 1 jour restant" in card(panel)
+    assert post(panel, "/language", locale="en").status_code in (302, 303)
+    assert "Trial: 1 day left" in card(panel)
+
+
 def test_reinstalling_the_module_or_the_panel_keeps_the_original_trial(app, panel, hub_server, clock, tmp_path,
                                                                      migrated_db):
     activate(panel)

@@ -24,31 +24,34 @@ ed25519 = lazy_module("cryptography.hazmat.primitives.asymmetric.ed25519")
 PIN_FILE = "marketplace_keys.json"
 
 
-def _pins_path() -> Path:
-    return Path(current_app.instance_path) / PIN_FILE
+def _pins_path() -> str:
+    return os.path.join(current_app.instance_path, PIN_FILE)
 
 
 _pins_seen: dict[str, tuple] = {}  # path -> (the file's stat, its pins): read again only once it changed
 
 
 def _read_pins() -> dict:
+    """The pins as the file holds them now (one stat: every request of a licensed panel asks for the
+    key). The dict is shared: copy it before changing it."""
     path = _pins_path()
     try:
-        stat = path.stat()
+        stat = os.stat(path)
         mark = (stat.st_mtime_ns, stat.st_size, stat.st_ino)
-        seen = _pins_seen.get(str(path))
+        seen = _pins_seen.get(path)
         if seen is not None and seen[0] == mark:
-            return dict(seen[1])
-        data = json.loads(path.read_text())
+            return seen[1]
+        with open(path, encoding="utf-8") as fh:
+            data = json.load(fh)
     except (OSError, ValueError):
         return {}
     pins = data if isinstance(data, dict) else {}
-    _pins_seen[str(path)] = (mark, pins)
-    return dict(pins)
+    _pins_seen[path] = (mark, pins)
+    return pins
 
 
 def _write_pins(pins: dict) -> None:
-    path = _pins_path()
+    path = Path(_pins_path())
     tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
     fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
     with os.fdopen(fd, "w") as fh:
@@ -74,7 +77,7 @@ def known_key(base_url: str) -> ed25519.Ed25519PublicKey | None:
 
 def pinned_key(client: StoreClient) -> ed25519.Ed25519PublicKey | None:
     """The key pinned for this store; fetched and pinned on first use. None when the store signs nothing."""
-    pins = _read_pins()
+    pins = dict(_read_pins())
     if client.base_url in pins:
         return _decode_key(pins[client.base_url])
     try:
