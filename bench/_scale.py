@@ -24,13 +24,17 @@ def serve(wsgi_app) -> tuple[str, object]:
 def grow_modules(app, start: int, stop: int) -> None:
     """Modules start..stop-1: a folder each (module.json, a page) and a row, all disabled. A toggle of a
     random module among thousands is then nearly always a first enable: its code imported for the
-    first time in the process, its card and sidebar entry rendered for the first time."""
+    first time in the process, its card and sidebar entry rendered for the first time. Each row holds
+    what discovering its folder writes (`services.modules.manifest_values`: its menu section among
+    them), so an enable writes what it writes for an installed module."""
     from pathlib import Path
 
     from sqlalchemy import insert
 
+    from panel import manifest as manifest_mod
     from panel.extensions import db
     from panel.models import Module
+    from panel.services.modules import manifest_values
 
     root = Path(app.config["MODULES_PATH"])
     rows = []
@@ -45,10 +49,10 @@ def grow_modules(app, start: int, stop: int) -> None:
         (folder / "module.json").write_text(json.dumps(manifest), encoding="utf-8")
         (folder / "__init__.py").write_text("def setup(api):\n    @api.page('/')\n    def index():\n"
                                             "        return 'ok'\n", encoding="utf-8")
-        rows.append({"slug": slug, "name": manifest["name"], "version": "1.0.0", "description": manifest["description"],
-                     "author": manifest["author"], "category": "Tools", "docs_url": "", "manifest": manifest,
-                     "state": "disabled", "source": "folder", "show_in_sidebar": True, "position": i})
+        rows.append((slug, manifest, i))
     with app.app_context():
+        rows = [{"slug": slug, **manifest_values(manifest_mod.validate(manifest), None), "state": "disabled",
+                 "source": "folder", "show_in_sidebar": True, "position": i} for slug, manifest, i in rows]
         db.session.execute(insert(Module), rows)
         db.session.commit()
     # As if copied in a while ago: a folder changed within the last second is listed again (one mtime
