@@ -185,6 +185,32 @@ def test_a_toggle_made_by_another_worker_is_seen_on_the_next_request(app, admin_
     assert 'data-module="hello"' not in other_client.get("/").get_data(as_text=True)
 
 
+def test_a_worker_imports_only_the_modules_it_serves(app, admin_client):
+    """A fresh worker asked for one module's page imports that module and no other enabled one (a
+    thousand enabled modules would otherwise all be compiled before its first module page)."""
+    from conftest import sign_in
+    from panel import create_app
+
+    for slug in ("alpha", "beta", "gamma"):
+        make_module(modules_folder(app), slug, PAGE % slug)
+    admin_client.get("/modules")  # discovered
+    for slug in ("alpha", "beta", "gamma"):
+        assert htmx_post(admin_client, f"/modules/{slug}/enable").status_code == 200
+    other = create_app({"TESTING": True, "INSTANCE_PATH": app.instance_path, "SECRET_KEY": "test-secret"})
+    other_client = other.test_client()
+    sign_in(other_client)
+    registry = other.extensions["module_registry"]
+
+    assert "beta works" in other_client.get("/m/beta/").get_data(as_text=True)
+    assert set(registry.loaded) == {"beta"}
+    assert "gamma works" in other_client.get("/m/gamma/").get_data(as_text=True)
+    assert set(registry.loaded) == {"beta", "gamma"}
+    htmx_post(admin_client, "/modules/beta/disable")  # on the first worker
+    assert other_client.get("/m/beta/").status_code == 404
+    assert set(registry.loaded) == {"gamma"}
+    assert "gamma works" in other_client.get("/m/gamma/").get_data(as_text=True)
+
+
 def test_folders_copied_by_hand_are_discovered_disabled(app, admin_client, tmp_path):
     shutil.copytree(SOURCES / "hello", modules_folder(app) / "hello")
     make_module(modules_folder(app), "mismatch", PAGE % "x").joinpath("module.json").write_text(
