@@ -59,3 +59,38 @@ def test_toggles_on_any_page_keep_the_sidebar_and_counts_right(app, live_server,
         assert page.evaluate(SIDEBAR) == live, slug
         assert page.inner_text("#module-counts [data-count=enabled] .badge") == enabled_count
     assert page.evaluate(SIDEBAR) == ["payments:bravo", "tools:alpha,charlie,echo"]
+
+
+SHOWN = "() => [...document.querySelectorAll('#sidebar [data-section]')].map(s => s.dataset.section + ':' + " \
+        "[...s.querySelectorAll('[data-module]')].map(e => e.dataset.module).join(',') + " \
+        "(s.querySelector('.sidebar-more') ? '+' + s.querySelector('.sidebar-more').textContent.trim() : ''))"
+
+
+def test_a_section_shows_its_first_entries_and_counts_the_rest_through_any_toggles(app, live_server, page, tmp_path,
+                                                                                   monkeypatch):
+    """A section with more entries than it shows (two here) lists the first ones and "N more"; each
+    toggle, in view or out of it, leaves the sidebar as a fresh page load draws it."""
+    from panel.ui import sidebar
+
+    create_admin(app)
+    for slug in ("alpha", "bravo", "charlie", "delta", "echo"):
+        install_sample(app, slug, make_menu_module(tmp_path / "src" / slug, slug, slug.title(), "tools"))
+    monkeypatch.setattr(cards, "LIST_PAGE_SIZE", 5)
+    monkeypatch.setattr(sidebar, "SHOWN_PER_SECTION", 2)
+    browser_sign_in(page, live_server.url)
+    page.goto(f"{live_server.url}/modules")
+    steps = [("charlie", "tools:charlie"), ("echo", "tools:charlie,echo"), ("alpha", "tools:alpha,charlie+1 more"),
+             ("delta", "tools:alpha,charlie+2 more"), ("alpha", "tools:charlie,delta+1 more"),
+             ("bravo", "tools:bravo,charlie+2 more"), ("echo", "tools:bravo,charlie+1 more"),
+             ("delta", "tools:bravo,charlie"), ("bravo", "tools:charlie")]
+    for slug, expected in steps:
+        card = page.locator(f"#module-{slug}")
+        before = card.get_attribute("data-state")
+        with page.expect_response(lambda r: f"/modules/{slug}/" in r.url and r.status == 200):
+            card.locator(".module-toggle").click()
+        after = "disabled" if before == "enabled" else "enabled"
+        page.wait_for_selector(f"#module-{slug}[data-state={after}]")
+        assert page.evaluate(SHOWN) == [expected], slug
+        page.reload()
+        assert page.evaluate(SHOWN) == [expected], f"{slug} after a reload"
+    assert page.locator("#sidebar .sidebar-more").count() == 0

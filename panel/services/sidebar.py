@@ -197,9 +197,10 @@ def _build(edit: bool) -> state.Stamped:
                                       for key, label, builtin in ordered if edit or entries[key]), first, seen)
 
 
-def build_after_switch(slug: str, entry=NOT_READ) -> tuple[tuple[SidebarSection, ...], tuple | None]:
-    """`build(edit=True)` right after this request switched `slug` on or off and committed, and the
-    order of `slug`'s entry in it (for `find_entry`; None: look through every entry).
+def build_after_switch(slug: str, entry=NOT_READ) -> tuple[tuple[SidebarSection, ...], tuple | None, str | None]:
+    """`build(edit=True)` right after this request switched `slug` on or off and committed, the
+    order of `slug`'s entry in it (for `find_entry`; None: look through every entry), and the
+    section its entry is shown in when it is on (None when not known).
 
     When that commit moved the `generation` counter from N-1 to N and nothing else, the sidebar
     at N is the one kept at N-1 with this module's entry taken out or put in: the module's row
@@ -208,18 +209,24 @@ def build_after_switch(slug: str, entry=NOT_READ) -> tuple[tuple[SidebarSection,
     the commit, so no other change can fall between N-1 and N. `entry`: that row (`ENTRY_COLUMNS`
     and `shown_in_sidebar`) when the caller read it after the commit along with its own."""
     generation = state.moved_alone("generation")
-    if generation is None:
-        return build(edit=True), None
-    kept = _built().find(True, lambda stamp: stamp[0] == generation - 1)
+    kept = None if generation is None else _built().find(True, lambda stamp: stamp[0] == generation - 1)
     if kept is None:
-        return build(edit=True), None
+        built = build(edit=True)
+        return built, None, None if entry is NOT_READ or entry is None else _section_of(entry, built)
     (_, sidebar_counter), before = kept
     row = db.session.connection().execute(_ENTRY, {"slug": slug}).first() if entry is NOT_READ else entry
     after = before if row is None else _switched(before, slug, row)
     stamp = (generation, sidebar_counter)
     _built().put(stamp, True, after)
     _built().put(stamp, False, BuiltSidebar(section for section in after if section.entries))
-    return after, None if row is None else _entry(row).order
+    if row is None:
+        return after, None, None
+    return after, _entry(row).order, _section_of(row, after)
+
+
+def _section_of(row, sections) -> str | None:
+    """The section `row`'s entry is shown in when its module is on, as `_build` places it."""
+    return resolve_section(row.section_key, row.menu_section, [section.key for section in sections])
 
 
 def find_entry(entries: tuple[SidebarEntry, ...], slug: str, order: tuple | None) -> int | None:
