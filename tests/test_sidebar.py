@@ -454,3 +454,38 @@ def test_after_any_run_of_toggles_the_sidebar_is_the_one_a_restarted_panel_build
     finally:
         with restarted.app_context():
             db.engine.dispose()
+
+
+def test_switching_a_module_whose_entry_is_hidden_changes_nothing_in_a_long_section(panel, app, tmp_path,
+                                                                                   monkeypatch):
+    """In a section showing two of its three entries, switching a module whose entry is hidden
+    neither brings an entry into view nor changes the count."""
+    from panel.ui import sidebar
+
+    monkeypatch.setattr(sidebar, "SHOWN_PER_SECTION", 2)
+    install_sample(app, "alpha", make_menu_module(tmp_path / "src" / "alpha", "alpha", "Alpha"))
+    assert htmx_post(panel, "/modules/alpha/enable").status_code == 200  # tools: Alpha, Hello, (Notes)
+    page = panel.get("/").get_data(as_text=True)
+    assert [slug for slug, _ in entries(page)["tools"]] == ["alpha", "hello"]
+    assert re.search(r'sidebar-more-count-tools">1<', page)
+    post_display(panel, show_in_sidebar=["0"])  # hello hidden: tools shows Alpha, Notes
+    for action in ("disable", "enable"):
+        answer = htmx_post(panel, f"/modules/hello/{action}").get_data(as_text=True)
+        assert "sidebar-more" not in answer and 'hx-swap-oob="before' not in answer, answer
+    assert [slug for slug, _ in entries(panel.get("/").get_data(as_text=True))["tools"]] == ["alpha", "notes"]
+    answer = htmx_post(panel, "/modules/alpha/disable").get_data(as_text=True)  # in view: nothing comes in
+    assert 'id="sidebar-module-alpha" hx-swap-oob="delete"' in answer and "sidebar-more" not in answer
+
+
+def test_a_toggle_after_a_change_of_display_options_puts_its_entry_where_a_fresh_page_has_it(panel, app, tmp_path):
+    """The sidebar a toggle starts from is the one kept with the current display options: one kept
+    before they changed would place the entry by the old order."""
+    install_sample(app, "alpha", make_menu_module(tmp_path / "src" / "alpha", "alpha", "Alpha"))
+    for action in ("enable", "disable"):
+        assert htmx_post(panel, f"/modules/alpha/{action}").status_code == 200  # a sidebar kept before the move
+    post_display(panel, slug="notes", position="1")  # notes first in tools
+    answer = htmx_post(panel, "/modules/alpha/enable").get_data(as_text=True)
+    shown = [slug for slug, _ in entries(panel.get("/").get_data(as_text=True))["tools"]]
+    following = shown[shown.index("alpha") + 1] if shown.index("alpha") + 1 < len(shown) else None
+    target = f"beforebegin:#sidebar-module-{following}" if following else "beforeend:#sidebar-entries-tools"
+    assert f'hx-swap-oob="{target}"' in answer, (shown, answer[:2000])

@@ -200,7 +200,7 @@ def _build(edit: bool) -> state.Stamped:
 def build_after_switch(slug: str, entry=NOT_READ) -> tuple[tuple[SidebarSection, ...], tuple | None, str | None]:
     """`build(edit=True)` right after this request switched `slug` on or off and committed, the
     order of `slug`'s entry in it (for `find_entry`; None: look through every entry), and the
-    section its entry is shown in when it is on (None when not known).
+    section its entry is shown in now or was shown in before the switch (None: in none, or not known).
 
     When that commit moved the `generation` counter from N-1 to N and nothing else, the sidebar
     at N is the one kept at N-1 with this module's entry taken out or put in: the module's row
@@ -209,10 +209,14 @@ def build_after_switch(slug: str, entry=NOT_READ) -> tuple[tuple[SidebarSection,
     the commit, so no other change can fall between N-1 and N. `entry`: that row (`ENTRY_COLUMNS`
     and `shown_in_sidebar`) when the caller read it after the commit along with its own."""
     generation = state.moved_alone("generation")
-    kept = None if generation is None else _built().find(True, lambda stamp: stamp[0] == generation - 1)
+    # The one kept at N-1 with this request's `sidebar` counter: one kept before a change of display
+    # options or sections (another counter) would put entries back as they were shown before it.
+    wanted = None if generation is None else (generation - 1, state.value("sidebar"))
+    kept = None if wanted is None else _built().find(True, lambda stamp: stamp == wanted)
     if kept is None:
         built = build(edit=True)
-        return built, None, None if entry is NOT_READ or entry is None else _section_of(entry, built)
+        shown_now = entry is not NOT_READ and entry is not None and entry.shown_in_sidebar
+        return built, None, _section_of(entry, built) if shown_now else None
     (_, sidebar_counter), before = kept
     row = db.session.connection().execute(_ENTRY, {"slug": slug}).first() if entry is NOT_READ else entry
     after = before if row is None else _switched(before, slug, row)
@@ -221,11 +225,14 @@ def build_after_switch(slug: str, entry=NOT_READ) -> tuple[tuple[SidebarSection,
     _built().put(stamp, False, BuiltSidebar(section for section in after if section.entries))
     if row is None:
         return after, None, None
-    return after, _entry(row).order, _section_of(row, after)
+    order, key = _entry(row).order, _section_of(row, after)
+    shown = row.shown_in_sidebar or any(find_entry(section.entries, slug, order) is not None
+                                        for section in before if section.key == key)
+    return after, order, key if shown else None
 
 
 def _section_of(row, sections) -> str | None:
-    """The section `row`'s entry is shown in when its module is on, as `_build` places it."""
+    """The section `row`'s entry is shown in when its module is on and its entry shown, as `_build` places it."""
     return resolve_section(row.section_key, row.menu_section, [section.key for section in sections])
 
 
