@@ -11,6 +11,15 @@ SIDEBAR = "() => [...document.querySelectorAll('#sidebar [data-section]')].map(s
           "[...s.querySelectorAll('[data-module]')].map(e => e.dataset.module).join(','))"
 
 
+def toggle(page, slug):
+    """Click the module's switch and wait until its card shows the other state."""
+    card = page.locator(f"#module-{slug}")
+    after = "disabled" if card.get_attribute("data-state") == "enabled" else "enabled"
+    with page.expect_response(lambda r: f"/modules/{slug}/" in r.url and r.status == 200):
+        card.locator(".module-toggle").click()
+    page.wait_for_selector(f"#module-{slug}[data-state={after}]")
+
+
 def names_on_page(page):
     return page.eval_on_selector_all("#module-list [data-state] .card-title", "els => els.map(e => e.textContent.trim())")
 
@@ -47,12 +56,7 @@ def test_toggles_on_any_page_keep_the_sidebar_and_counts_right(app, live_server,
     browser_sign_in(page, live_server.url)
     for slug, page_number in (("delta", 2), ("alpha", 1), ("echo", 3), ("bravo", 1), ("charlie", 2), ("delta", 2)):
         page.goto(f"{live_server.url}/modules?page={page_number}")
-        card = page.locator(f"#module-{slug}")
-        before = card.get_attribute("data-state")
-        with page.expect_response(lambda r: f"/modules/{slug}/" in r.url and r.status == 200):
-            card.locator(".module-toggle").click()
-        after = "disabled" if before == "enabled" else "enabled"
-        page.wait_for_selector(f"#module-{slug}[data-state={after}]")
+        toggle(page, slug)
         live = page.evaluate(SIDEBAR)
         enabled_count = page.inner_text("#module-counts [data-count=enabled] .badge")
         page.reload()
@@ -84,12 +88,7 @@ def test_a_section_shows_its_first_entries_and_counts_the_rest_through_any_toggl
              ("bravo", "tools:bravo,charlie+2 more"), ("echo", "tools:bravo,charlie+1 more"),
              ("delta", "tools:bravo,charlie"), ("bravo", "tools:charlie")]
     for slug, expected in steps:
-        card = page.locator(f"#module-{slug}")
-        before = card.get_attribute("data-state")
-        with page.expect_response(lambda r: f"/modules/{slug}/" in r.url and r.status == 200):
-            card.locator(".module-toggle").click()
-        after = "disabled" if before == "enabled" else "enabled"
-        page.wait_for_selector(f"#module-{slug}[data-state={after}]")
+        toggle(page, slug)
         assert page.evaluate(SHOWN) == [expected], slug
         page.reload()
         assert page.evaluate(SHOWN) == [expected], f"{slug} after a reload"

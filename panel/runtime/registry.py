@@ -176,7 +176,8 @@ class Registry:
 
         Only the module asked for is looked at: a worker serving one module's page, or disabling one,
         never imports the others. Loading every enabled module took a fresh worker's first module page
-        1.7 s at a thousand modules of 6 KB each (importing compiles each file), and grew with them."""
+        1.9 s at a thousand modules of 9 KB each (importing compiles each file; `bench/module_page.py`),
+        and grew with them."""
         generation = current_generation()
         with self.lock:
             if self.checked.get(slug) == generation:
