@@ -103,35 +103,31 @@ def sidebar_change_html(slug: str, entry=sidebar.NOT_READ) -> Markup:
             parts.append(_out_of_band(where, _changes.get_or_render(
                 (section, limit, request_key()),
                 lambda: render_fragment("layout/_sidebar_section.html", section=section, shown=limit))))
-        elif len(section.entries) > limit:
+        else:
             before = [e.slug for i, e in enumerate(section.entries[:limit + 1]) if i != at]
             parts += _window_change(section, slug, before, len(section.entries) - 1, limit)
-        else:
-            following = section.entries[at + 1].slug if at + 1 < len(section.entries) else None
-            where = (f"beforebegin:#sidebar-module-{following}" if following
-                     else f"beforeend:#sidebar-entries-{section.key}")
-            parts.append(_out_of_band(where, entry_html(section.entries[at])))
         break
     else:  # switched off (or not shown): a longer section than it shows brings its next entry into view
         section = next((s for s in shown if s.key == key), None)
-        if section is not None and order is not None and len(section.entries) >= limit:
+        if section is not None and order is not None:
             slugs = [e.slug for e in section.entries[:limit + 1]]
             at = bisect_left(section.entries, order, key=attrgetter("order"))
-            before = slugs[:at] + [slug] + slugs[at:]
-            parts += _window_change(section, slug, before, len(section.entries) + 1, limit)
+            parts += _window_change(section, slug, slugs[:at] + [slug] + slugs[at:], len(section.entries) + 1, limit)
     return Markup("".join(parts))
 
 
 def _window_change(section, switched: str, before: list[str], before_count: int, limit: int) -> list[str]:
     """The changes that turn a section showing the first `limit` of `before` (slugs; `before_count`
-    entries in all) into one showing the first `limit` of its entries now, and the count of the rest.
+    entries in all) into one showing the first `limit` of its entries now, and the count of the rest:
+    in a section that shows all its entries, the switched-on entry put before the one that follows it.
     The `switched` entry itself is taken out by the caller."""
-    shown_before, now = before[:limit], section.entries[:limit]
+    now = section.entries[:limit]
     shown_now = [e.slug for e in now]
+    shown_before, still_shown = set(before[:limit]), set(shown_now)
     more_before, more_now = max(0, before_count - limit), max(0, len(section.entries) - limit)
     key = escape(section.key)
-    parts = [f'<li id="sidebar-module-{escape(s)}" hx-swap-oob="delete"></li>' for s in shown_before
-             if s not in shown_now and s != switched]
+    parts = [f'<li id="sidebar-module-{escape(s)}" hx-swap-oob="delete"></li>' for s in before[:limit]
+             if s not in still_shown and s != switched]
     for at, entry in enumerate(now):
         if entry.slug in shown_before:
             continue
