@@ -37,7 +37,7 @@ def grow_modules(app, start: int, stop: int) -> None:
     from panel.services.modules import manifest_values
 
     root = Path(app.config["MODULES_PATH"])
-    rows = []
+    made = []
     for i in range(start, stop):
         slug = f"mod_{i:05d}"
         manifest = {"slug": slug, "name": f"Module {i:05d}", "version": "1.0.0", "requires_core": ">=1.0",
@@ -49,10 +49,10 @@ def grow_modules(app, start: int, stop: int) -> None:
         (folder / "module.json").write_text(json.dumps(manifest), encoding="utf-8")
         (folder / "__init__.py").write_text("def setup(api):\n    @api.page('/')\n    def index():\n"
                                             "        return 'ok'\n", encoding="utf-8")
-        rows.append((slug, manifest, i))
+        made.append((slug, manifest, i))
     with app.app_context():
         rows = [{"slug": slug, **manifest_values(manifest_mod.validate(manifest), None), "state": "disabled",
-                 "source": "folder", "show_in_sidebar": True, "position": i} for slug, manifest, i in rows]
+                 "source": "folder", "show_in_sidebar": True, "position": i} for slug, manifest, i in made]
         db.session.execute(insert(Module), rows)
         db.session.commit()
     # As if copied in a while ago: a folder changed within the last second is listed again (one mtime

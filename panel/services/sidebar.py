@@ -250,14 +250,18 @@ def find_entry(entries: tuple[SidebarEntry, ...], slug: str, order: tuple | None
     return None
 
 
+def place_of(entries: tuple[SidebarEntry, ...], order: tuple) -> int:
+    """Where an entry of `order` goes among a section's `entries`: after its equals, as built."""
+    return bisect_right(entries, order, key=_ORDER)
+
+
 def _switched(sections: tuple[SidebarSection, ...], slug: str, row) -> tuple[SidebarSection, ...]:
     """`sections` (edit mode: every section) without `slug`'s entry, and with it where `row`, its
     entry as read now, puts it when `row.shown_in_sidebar`. A switch changes neither the position
     nor the name a disabled module's entry was ordered by, and a disabled module had no entry, so
     the entry to take out is found by the order `row` gives it."""
     entry = _entry(row)
-    keys = [section.key for section in sections]
-    target = resolve_section(row.section_key, row.menu_section, keys) if row.shown_in_sidebar else None
+    target = _section_of(row, sections) if row.shown_in_sidebar else None
     changed = []
     for section in sections:
         entries = section.entries
@@ -265,7 +269,7 @@ def _switched(sections: tuple[SidebarSection, ...], slug: str, row) -> tuple[Sid
         if at is not None:
             entries = entries[:at] + entries[at + 1:]
         if section.key == target:
-            at = bisect_right(entries, entry.order, key=_ORDER)  # after its equals, as built
+            at = place_of(entries, entry.order)
             entries = entries[:at] + (entry,) + entries[at:]
         changed.append(section if entries is section.entries  # not dataclasses.replace: a tenth of a toggle's sidebar work
                        else SidebarSection(section.key, section.stored_label, section.builtin, entries))

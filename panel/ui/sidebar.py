@@ -5,8 +5,6 @@ rendered once and reused while the sidebar as built from the database (`services
 frozen values) and the request's language and URL root stay the same.
 """
 
-from bisect import bisect_left
-from operator import attrgetter
 from typing import NamedTuple
 
 from flask import render_template
@@ -111,7 +109,7 @@ def sidebar_change_html(slug: str, entry=sidebar.NOT_READ) -> Markup:
         section = next((s for s in shown if s.key == key), None)
         if section is not None and order is not None:
             slugs = [e.slug for e in section.entries[:limit + 1]]
-            at = bisect_left(section.entries, order, key=attrgetter("order"))
+            at = sidebar.place_of(section.entries, order)
             parts += _window_change(section, slug, slugs[:at] + [slug] + slugs[at:], len(section.entries) + 1, limit)
     return Markup("".join(parts))
 
@@ -121,12 +119,12 @@ def _window_change(section, switched: str, before: list[str], before_count: int,
     entries in all) into one showing the first `limit` of its entries now, and the count of the rest:
     in a section that shows all its entries, the switched-on entry put before the one that follows it.
     The `switched` entry itself is taken out by the caller."""
-    now = section.entries[:limit]
+    before, now = before[:limit], section.entries[:limit]
     shown_now = [e.slug for e in now]
-    shown_before, still_shown = set(before[:limit]), set(shown_now)
+    shown_before, still_shown = set(before), set(shown_now)
     more_before, more_now = max(0, before_count - limit), max(0, len(section.entries) - limit)
     key = escape(section.key)
-    parts = [f'<li id="sidebar-module-{escape(s)}" hx-swap-oob="delete"></li>' for s in before[:limit]
+    parts = [f'<li id="sidebar-module-{escape(s)}" hx-swap-oob="delete"></li>' for s in before
              if s not in still_shown and s != switched]
     for at, entry in enumerate(now):
         if entry.slug in shown_before:
