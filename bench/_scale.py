@@ -26,7 +26,8 @@ def grow_modules(app, start: int, stop: int) -> None:
     random module among thousands is then nearly always a first enable: its code imported for the
     first time in the process, its card and sidebar entry rendered for the first time. Each row holds
     what discovering its folder writes (`services.modules.manifest_values`: its menu section among
-    them), so an enable writes what it writes for an installed module."""
+    them), so an enable writes what it writes for an installed module; its code is compiled as
+    discovery (and an install) compiles it (`runtime.bytecode.precompile`)."""
     from pathlib import Path
 
     from sqlalchemy import insert
@@ -34,6 +35,7 @@ def grow_modules(app, start: int, stop: int) -> None:
     from panel import manifest as manifest_mod
     from panel.extensions import db
     from panel.models import Module
+    from panel.runtime.bytecode import precompile
     from panel.services.modules import manifest_values
 
     root = Path(app.config["MODULES_PATH"])
@@ -49,6 +51,7 @@ def grow_modules(app, start: int, stop: int) -> None:
         (folder / "module.json").write_text(json.dumps(manifest), encoding="utf-8")
         (folder / "__init__.py").write_text("def setup(api):\n    @api.page('/')\n    def index():\n"
                                             "        return 'ok'\n", encoding="utf-8")
+        precompile(folder)
         made.append((slug, manifest, i))
     with app.app_context():
         rows = [{"slug": slug, **manifest_values(manifest_mod.validate(manifest), None), "state": "disabled",

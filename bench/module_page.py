@@ -1,8 +1,8 @@
 """A fresh worker's first module page with 10 / 1,000 / 5,000 modules enabled, against the same page
 served again by that worker, in the same run.
 
-Each module is a folder with its module.json and a 9 KB `__init__.py` (forty small functions and a page)
-and its row, all enabled. A fresh worker (another app object on the same instance folder and database)
+Each module is a folder with its module.json and a 9 KB `__init__.py` (forty small functions and a page),
+compiled as an install compiles it, and its row, all enabled. A fresh worker (another app object on the same instance folder and database)
 signs in and asks for one random module's page: it imports that module and no other, so its first
 page should cost about what a page costs at any number of modules. Figures: min/median/max over 3
 fresh workers at each size, the ratio of the medians, and the modules each worker had imported.
@@ -33,10 +33,12 @@ def enable_all(app, folder_root, start: int, stop: int) -> None:
 
     from panel.extensions import db
     from panel.models import Module
+    from panel.runtime.bytecode import precompile
     from panel.runtime.registry import bump_generation
 
     for i in range(start, stop):
         (folder_root / f"mod_{i:05d}" / "__init__.py").write_text(CODE, encoding="utf-8")
+        precompile(folder_root / f"mod_{i:05d}")  # as an install compiles it
     with app.app_context():
         db.session.execute(update(Module).values(state="enabled"))
         bump_generation()

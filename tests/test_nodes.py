@@ -47,6 +47,25 @@ def test_a_module_installed_on_one_node_is_served_by_the_other(nodes):
     assert client_b.get("/m/hello/").status_code == 404
 
 
+def test_a_node_compiles_the_code_it_unpacks_for_its_own_folder(nodes, monkeypatch):
+    """Each node's compiled files name its own paths (a traceback on B names B's files), and B's
+    first page of the module reads them instead of compiling."""
+    from panel.runtime import importer
+    from panel.runtime.bytecode import cached_code
+
+    (a, b), (client_a, client_b) = nodes
+    install_sample(a, "hello")
+    htmx_post(client_a, "/modules/hello/enable")
+    client_b.get("/modules")  # B unpacks it
+    source = modules_folder(b) / "hello" / "__init__.py"
+    assert cached_code(str(source), source.read_bytes()) is not None
+
+    def refuse(code, path, *args, **kwargs):
+        raise AssertionError(f"{path} was compiled again")
+    monkeypatch.setattr(importer, "compile", refuse, raising=False)
+    assert client_b.get("/m/hello/").status_code == 200
+
+
 def test_an_uninstall_on_one_node_removes_the_code_from_the_other(nodes):
     (a, b), (client_a, client_b) = nodes
     install_sample(a, "hello")

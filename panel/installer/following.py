@@ -20,6 +20,7 @@ from pathlib import Path
 
 from flask import current_app
 
+from ..runtime import bytecode
 from ..runtime.registry import current_code_generation
 from ..services import packages
 from ..services.locks import is_locked
@@ -72,6 +73,7 @@ def materialise(slug: str, version: str, sha256: str) -> None:
     try:
         archive.extract(data, work / "pkg", archive.Limits.from_config(current_app.config))  # from memory
         live, old = where["modules"] / slug, work / "old"
+        bytecode.precompile(work / "pkg", lands_at=live)
         if live.exists():
             os.replace(live, old)
         os.replace(work / "pkg", live)

@@ -15,6 +15,7 @@ from flask_babel import lazy_gettext as _l
 from ..errors import Conflict, PackageError
 from ..extensions import db
 from ..models import Module, utcnow
+from ..runtime import bytecode
 from ..runtime.registry import bump_code_generation
 from ..services import audit, licenses, packages
 from ..services import modules as modules_service
@@ -91,6 +92,7 @@ def install_package(zip_path: Path, actor: str, *, source: str = "upload", allow
             op_dir.mkdir(mode=0o700)
             archive.extract(data, op_dir / "pkg", limits, checked=info,
                             progress=lambda done, total: progress("extract", done, total))
+            bytecode.precompile(op_dir / "pkg", lands_at=live)
             checkpoint("extracted")
             progress("swap", 0, 1)
             renames, steps = [], []

@@ -1,7 +1,8 @@
 """Import module code from the modules folder under a namespace private to one registry.
 
-Code is always compiled from source, never from a cached .pyc, so a file fixed by hand within
-the same second as a failed attempt is the file that runs next.
+Code runs from what its source says now: compiled from it, or read from the compiled file
+`runtime.bytecode` kept for exactly that source (never Python's own, checked by change times, so a
+file fixed by hand within the same second as a failed attempt is the file that runs next).
 """
 
 import importlib.abc
@@ -10,8 +11,10 @@ import os
 import sys
 from pathlib import Path
 
+from . import bytecode
 
-class _SourceOnlyLoader(importlib.abc.SourceLoader):
+
+class _SourceLoader(importlib.abc.SourceLoader):
     def __init__(self, fullname: str, path: str):
         self.fullname = fullname
         self.path = path
@@ -24,11 +27,11 @@ class _SourceOnlyLoader(importlib.abc.SourceLoader):
             return fh.readall()
 
     def get_code(self, fullname):
-        # Straight from the source: no bytecode cache to look up (see above), which was a tenth of
-        # an enable's import.
-        return compile(self.get_data(self.path), self.path, "exec", dont_inherit=True)
+        # Not SourceLoader's own look-up of Python's cache (see above), which was a tenth of an import.
+        source = self.get_data(self.path)
+        return bytecode.cached_code(self.path, source) or compile(source, self.path, "exec", dont_inherit=True)
 
-    def path_stats(self, path):  # no bytecode cache: always recompile
+    def path_stats(self, path):  # Python's own cache is never read
         raise OSError
 
     def set_data(self, *args, **kwargs):
@@ -57,13 +60,13 @@ class ModuleFinder(importlib.abc.MetaPathFinder):
         package_init = os.path.join(base, "__init__.py")
         if os.path.isfile(package_init):
             return importlib.util.spec_from_file_location(
-                fullname, package_init, loader=_SourceOnlyLoader(fullname, package_init),
+                fullname, package_init, loader=_SourceLoader(fullname, package_init),
                 submodule_search_locations=[base],
             )
         module_file = base + ".py"
         if os.path.isfile(module_file):
             return importlib.util.spec_from_file_location(
-                fullname, module_file, loader=_SourceOnlyLoader(fullname, module_file)
+                fullname, module_file, loader=_SourceLoader(fullname, module_file)
             )
         return None
 

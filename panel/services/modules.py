@@ -15,7 +15,7 @@ from ..errors import Conflict, ManifestError, NotFound
 from ..extensions import db
 from ..marketplace import catalog
 from ..models import CatalogEntry, Module, ModuleRecord, UpdatePolicy, utcnow
-from ..runtime import plain_rows, writes
+from ..runtime import bytecode, plain_rows, writes
 from ..runtime.registry import LoadError, bump_generation, describe, load_token, run_module_migrations
 from . import audit, dependencies, licenses, module_counts
 from .locks import is_locked
@@ -217,6 +217,8 @@ def discover(actor: str = "system") -> list[str]:
             apply_manifest(module, manifest)
         except ManifestError as exc:
             module.state, module.error = "failed", str(exc)
+        else:
+            bytecode.precompile(folder)
         db.session.add(module)
         audit.record(actor, "discovered", folder.name, module.error or "")
         found.append(folder.name)
