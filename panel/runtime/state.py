@@ -237,8 +237,9 @@ class Stamped:
     def __init__(self, value, row=None, seen: dict[str, int] | None = None):
         """`seen`: the counters as read in the same statement, when the caller has them already."""
         self.value = value
+        # `_asdict`: SQLAlchemy's rows and `plain_rows`' named tuples both have it.
         self.seen = seen if row is None else {key.removeprefix("stamp_"): value or 0 for key, value
-                                              in row._mapping.items() if isinstance(key, str) and key.startswith("stamp_")}
+                                              in row._asdict().items() if key.startswith("stamp_")}
 
 
 class CountedCache:
