@@ -64,6 +64,20 @@ def grow_modules(app, start: int, stop: int) -> None:
     os.utime(root, ns=(changed, changed))
 
 
+def enable_every_module(app) -> None:
+    """Every module's row enabled at once, as another worker's many toggles would leave them."""
+    from sqlalchemy import update
+
+    from panel.extensions import db
+    from panel.models import Module
+    from panel.runtime.registry import bump_generation
+
+    with app.app_context():
+        db.session.execute(update(Module).values(state="enabled"))
+        bump_generation()
+        db.session.commit()
+
+
 def store_catalog(app, size: int) -> None:
     """A stored catalog of `size` modules (the installed ones among them, some with an update)."""
     from panel.marketplace import catalog

@@ -16,7 +16,7 @@ import sys
 import time
 
 from _common import open_app, panel_app, spread, timed
-from _scale import grow_modules
+from _scale import enable_every_module, grow_modules
 
 QUICK = "--quick" in sys.argv
 SIZES = (10, 1_000) if QUICK else (10, 1_000, 5_000)
@@ -29,20 +29,12 @@ CODE = "".join(HELPER.format(n=n) for n in range(40)) + (
 
 
 def enable_all(app, folder_root, start: int, stop: int) -> None:
-    from sqlalchemy import update
-
-    from panel.extensions import db
-    from panel.models import Module
     from panel.runtime.bytecode import precompile
-    from panel.runtime.registry import bump_generation
 
     for i in range(start, stop):
         (folder_root / f"mod_{i:05d}" / "__init__.py").write_text(CODE, encoding="utf-8")
         precompile(folder_root / f"mod_{i:05d}")  # as an install compiles it
-    with app.app_context():
-        db.session.execute(update(Module).values(state="enabled"))
-        bump_generation()
-        db.session.commit()
+    enable_every_module(app)
 
 
 def main():

@@ -17,24 +17,11 @@ import sys
 import time
 
 from _common import open_app, spread, timed
-from _scale import bare_app, grow_modules, panel_with_modules, serve, signed_in_session
+from _scale import bare_app, enable_every_module, grow_modules, panel_with_modules, serve, signed_in_session
 
 QUICK = "--quick" in sys.argv
 SIZES = (10, 1_000) if QUICK else (10, 1_000, 5_000)
 RUNS, TOGGLES = 3, 40
-
-
-def enable_every_module(app) -> None:
-    from sqlalchemy import update
-
-    from panel.extensions import db
-    from panel.models import Module
-    from panel.runtime.registry import bump_generation
-
-    with app.app_context():
-        db.session.execute(update(Module).values(state="enabled"))
-        bump_generation()
-        db.session.commit()
 
 
 def main():
