@@ -163,6 +163,8 @@ class AuditEvent(db.Model):
     action: Mapped[str] = mapped_column(String(48))
     slug: Mapped[str | None] = mapped_column(String(48), nullable=True)
     detail: Mapped[str] = mapped_column(Text, default="")
+    # A switch's entry: the generation it moved the counter to (services.sidebar catches up by them).
+    generation: Mapped[int | None] = mapped_column(Integer, nullable=True, index=True)
 
 
 class Job(db.Model):

@@ -489,3 +489,120 @@ def test_a_toggle_after_a_change_of_display_options_puts_its_entry_where_a_fresh
     following = shown[shown.index("alpha") + 1] if shown.index("alpha") + 1 < len(shown) else None
     target = f"beforebegin:#sidebar-module-{following}" if following else "beforeend:#sidebar-entries-tools"
     assert f'hx-swap-oob="{target}"' in answer, (shown, answer[:2000])
+
+
+def another_worker(app):
+    """A second app object on the same database and folders: another worker process."""
+    other = create_app({"TESTING": True, "INSTANCE_PATH": app.instance_path, "SECRET_KEY": "test-secret"})
+    client = other.test_client()
+    client.csrf = sign_in(client, password=PASSWORD)
+    return client
+
+
+def fresh_sidebar(app) -> dict:
+    return entries(another_worker(app).get("/").get_data(as_text=True))
+
+
+@pytest.fixture
+def two_workers(panel, app, tmp_path, monkeypatch):
+    """Worker A (`panel`) and worker B, which has drawn its sidebar; more modules in several sections;
+    `reads` counts B's (and any worker's) readings of every entry."""
+    from panel.services import sidebar
+
+    monkeypatch.setattr(sidebar, "SMALL_SIDEBAR", 0)  # these few entries would be read whole on a page
+    for slug, section in (("alpha", "tools"), ("beta", "payments"), ("gamma", "tools"), ("delta", "modules")):
+        install_sample(app, slug, make_menu_module(tmp_path / "more" / slug, slug, slug.title(), section))
+    worker_b = another_worker(app)
+    worker_b.get("/")
+    reads = []
+    read_every_entry = sidebar._build
+    monkeypatch.setattr(sidebar, "_build", lambda edit: reads.append(edit) or read_every_entry(edit))
+    return panel, worker_b, reads
+
+
+def test_a_worker_catches_up_on_other_workers_switches_without_reading_every_entry(app, two_workers):
+    """Behind gunicorn each click lands on any worker: one that kept the sidebar before other workers
+    switched modules applies those switches (read from their audit entries) to it, a few rows, where
+    reading every entry took a toggle 53 ms at 5,000 enabled modules (bench/toggle_workers.py)."""
+    worker_a, worker_b, reads = two_workers
+    for slug, action in (("gamma", "enable"), ("beta", "enable"), ("hello", "disable"), ("delta", "enable"),
+                         ("beta", "disable")):
+        assert htmx_post(worker_a, f"/modules/{slug}/{action}").status_code == 200
+    reads.clear()
+    page = worker_b.get("/").get_data(as_text=True)  # five generations behind
+    answer = htmx_post(worker_b, "/modules/alpha/enable").get_data(as_text=True)  # a toggle, one behind
+    assert reads == []
+    assert 'id="sidebar-module-alpha"' in answer
+    served = entries(worker_b.get("/").get_data(as_text=True))
+    assert served == fresh_sidebar(app) and entries(page) != served
+    assert [slug for slug, _ in served["tools"]] == ["alpha", "gamma", "notes"]
+    assert "payments" not in served  # emptied, then left out
+
+
+def test_anything_but_switches_since_makes_a_worker_read_every_entry(app, two_workers, tmp_path):
+    """An install moves the counter without a switch's audit entry, and so do switches raced on
+    PostgreSQL (two entries naming one generation): the worker reads every entry, and is right."""
+    worker_a, worker_b, reads = two_workers
+    htmx_post(worker_a, "/modules/gamma/enable")
+    install_sample(app, "epsilon", make_menu_module(tmp_path / "more" / "epsilon", "epsilon", "Epsilon"))
+    htmx_post(worker_a, "/modules/epsilon/enable")
+    reads.clear()
+    served = entries(worker_b.get("/").get_data(as_text=True))
+    assert reads == [False]
+    assert served == fresh_sidebar(app)
+
+    htmx_post(worker_a, "/modules/alpha/enable")
+    with app.app_context():  # as two raced switches leave them: one generation named twice, one by none
+        last = db.session.scalars(db.select(AuditEvent).where(AuditEvent.slug == "alpha")
+                                  .order_by(AuditEvent.id.desc())).first()
+        last.generation -= 1
+        db.session.commit()
+    reads.clear()
+    served = entries(worker_b.get("/").get_data(as_text=True))
+    assert reads == [False]
+    assert served == fresh_sidebar(app)
+
+
+def test_a_module_renamed_while_off_is_caught_up_under_its_new_name_once(app, two_workers):
+    """Its entry, kept under the old name, is found by its slug and replaced, not shown twice."""
+    import json
+    from pathlib import Path
+
+    worker_a, worker_b, reads = two_workers
+    manifest = Path(app.config["MODULES_PATH"]) / "notes" / "module.json"
+    htmx_post(worker_a, "/modules/notes/disable")
+    manifest.write_text(json.dumps({**json.loads(manifest.read_text()), "name": "Aardvark notes",
+                                    "menu": {"label": "Aardvark notes", "icon": "journal-text",
+                                             "section": "tools"}}))
+    htmx_post(worker_a, "/modules/notes/enable")
+    reads.clear()
+    served = entries(worker_b.get("/").get_data(as_text=True))
+    assert reads == []
+    assert served == fresh_sidebar(app)
+    assert [label for slug, label in served["tools"] if slug == "notes"] == ["Aardvark notes"]
+
+
+def test_a_toggle_on_a_worker_behind_changes_the_sidebar_as_the_page_shows_it(app, two_workers, monkeypatch):
+    """The page was drawn by worker A; the toggle lands on worker B, which kept the sidebar before A's
+    last switch. Switching off an entry of a section showing two of its entries brings the next one
+    into view and lowers the count, as on A."""
+    from panel.ui import sidebar as shown
+
+    monkeypatch.setattr(shown, "SHOWN_PER_SECTION", 2)
+    worker_a, worker_b, reads = two_workers
+    htmx_post(worker_a, "/modules/alpha/enable")
+    worker_b.get("/")  # B keeps tools: Alpha, Hello (1 more)
+    htmx_post(worker_a, "/modules/gamma/enable")
+    page = worker_a.get("/").get_data(as_text=True)
+    assert [slug for slug, _ in entries(page)["tools"]] == ["alpha", "gamma"]
+    assert re.search(r'sidebar-more-count-tools">2<', page)
+
+    reads.clear()
+    answer = htmx_post(worker_b, "/modules/alpha/disable").get_data(as_text=True)
+    assert reads == []
+    assert 'id="sidebar-module-alpha" hx-swap-oob="delete"' in answer
+    assert re.search(r'hx-swap-oob="beforebegin:#sidebar-more-tools"><li[^>]*id="sidebar-module-hello"', answer), answer
+    assert re.search(r'id="sidebar-more-count-tools"[^>]*>1<', answer), answer
+    served = entries(worker_b.get("/").get_data(as_text=True))
+    assert [slug for slug, _ in served["tools"]] == ["gamma", "hello"]
+    assert served == fresh_sidebar(app)

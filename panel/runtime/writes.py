@@ -124,17 +124,17 @@ def _takes_python_defaults(statement, keys: tuple, dialect) -> bool:
 def _renamed(statement, keys: tuple, prefix: str):
     """`statement` with its parameters `keys` renamed `<prefix><key>`: the bound parameters it names
     itself, and the columns the others set (as `execute(statement, {column: value})` sets them)."""
-    bound = set()
+    own = {element.key for element in visitors.iterate(statement) if isinstance(element, BindParameter)}
+    columns = [key for key in keys if key not in own]
+    if columns:  # before the renaming: SQLAlchemy cannot add values to a traversed copy that has some
+        statement = statement.values({key: bindparam(prefix + key) for key in columns})
 
     def rename(element):
-        if isinstance(element, BindParameter) and element.key in keys:
-            bound.add(element.key)
+        if isinstance(element, BindParameter) and element.key in keys and element.key in own:
             return bindparam(prefix + element.key, type_=element.type)
         return None
 
-    renamed = visitors.replacement_traverse(statement, {}, rename)
-    columns = [key for key in keys if key not in bound]
-    return renamed.values({key: bindparam(prefix + key) for key in columns}) if columns else renamed
+    return visitors.replacement_traverse(statement, {}, rename)
 
 
 @event.listens_for(Session, "before_commit")

@@ -3,11 +3,18 @@
 from sqlalchemy import insert, select
 
 from ..extensions import db
-from ..models import AuditEvent, utcnow
+from ..models import AuditEvent, PanelState, utcnow
 from ..runtime import writes
 
 
 _INSERT = insert(AuditEvent)
+# A module switch's entry names the generation it moves the counter to (services.sidebar catches up
+# by them): the counter read in the same transaction plus one, before the move itself, which every
+# caller makes after recording. Two switches raced on PostgreSQL can both name one generation (each
+# statement reads its own snapshot); the sidebar then finds a generation named twice and one
+# named by none, and reads every entry instead.
+_INSERT_SWITCH = insert(AuditEvent).values(
+    generation=select(PanelState.value + 1).where(PanelState.key == "generation").scalar_subquery())
 
 
 def record(actor: str, action: str, slug: str | None = None, detail: str = "") -> None:
@@ -16,6 +23,13 @@ def record(actor: str, action: str, slug: str | None = None, detail: str = "") -
     the next flush: a toggle then flushes no object at all."""
     writes.execute(_INSERT, {"at": utcnow(), "actor": actor or "system", "action": action,
                              "slug": slug, "detail": detail[:2000]})
+
+
+def record_switch(actor: str, action: str, slug: str, detail: str = "") -> None:
+    """`record` for a module switched on, off or to failed, in the transaction that then moves the
+    `generation` counter (`runtime.registry.bump_generation`): the entry names the generation."""
+    writes.execute(_INSERT_SWITCH, {"at": utcnow(), "actor": actor or "system", "action": action,
+                                    "slug": slug, "detail": detail[:2000]})
 
 
 def recent(limit: int = 15) -> list[AuditEvent]:

@@ -334,7 +334,7 @@ def enable(slug: str, actor: str) -> ModuleRecord | Module:
         failed = db.session.get(Module, slug, with_for_update=True)  # the lock went with the rollback
         failed.state = "failed"
         failed.error = str(exc) if isinstance(exc, (LoadError, ManifestError)) else describe(exc)
-        audit.record(actor, "enable_failed", slug, failed.error)
+        audit.record_switch(actor, "enable_failed", slug, failed.error)
         bump_generation()
         db.session.commit()
         module_counts.switched(before, "failed")
@@ -342,7 +342,7 @@ def enable(slug: str, actor: str) -> ModuleRecord | Module:
         return failed
     with writes.together():  # one statement on PostgreSQL: the row, its audit entry, the counter
         module = write(module, **from_manifest, state="enabled", error=None, updated_at=utcnow())
-        audit.record(actor, "enabled", slug)
+        audit.record_switch(actor, "enabled", slug)
         bump_generation()
     db.session.commit()
     module_counts.switched(before, "enabled")
@@ -374,7 +374,7 @@ def disable(slug: str, actor: str) -> ModuleRecord:
             module = read(slug, lock=True)
     with writes.together():
         module = write(module, state="disabled", error=None, updated_at=utcnow())
-        audit.record(actor, "disabled", slug, hook_error and f"disable hook failed: {hook_error}")
+        audit.record_switch(actor, "disabled", slug, hook_error and f"disable hook failed: {hook_error}")
         bump_generation()
     db.session.commit()
     module_counts.switched("enabled", "disabled")

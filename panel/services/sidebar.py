@@ -10,7 +10,7 @@ from flask_babel import lazy_gettext as _l
 from sqlalchemy import and_, bindparam, func, select
 
 from ..extensions import db, lazy_module
-from ..models import DEFAULT_ICON, MenuSection, Module, manifest_menu
+from ..models import DEFAULT_ICON, AuditEvent, MenuSection, Module, manifest_menu
 from ..runtime import pages_root, plain_rows, state
 
 DEFAULT_SECTION = "modules"
@@ -121,11 +121,23 @@ def _entries_json():
     return select(func.json_agg(ordered)).where(SHOWN).scalar_subquery()
 
 
-def _kept_at() -> tuple:
+# A page's sidebar of at most this many entries is read whole when the counters moved (on PostgreSQL
+# with them, in the same statement): one statement, where catching up (`_caught_up`) is two.
+SMALL_SIDEBAR = 200
+
+
+def _kept_at() -> tuple | None:
     """The counters of the sidebar this worker keeps, for the entries to come with the counters
-    when they moved since (another worker switched a module)."""
+    when they moved since (another worker switched a module); None: not wanted, since the kept one
+    is large, and the switches since cost two small statements where every entry is a large one."""
     kept = _built().find(False, lambda stamp: True)
-    return kept[0] if kept is not None else ()
+    if kept is None:
+        return ()
+    return None if _size(kept[1]) > SMALL_SIDEBAR else kept[0]
+
+
+def _size(sections: tuple[SidebarSection, ...]) -> int:
+    return sum(len(section.entries) for section in sections)
 
 
 # On PostgreSQL a busy panel's pages (GET requests show the sidebar) would otherwise each read the
@@ -167,7 +179,7 @@ def build(edit: bool = False) -> tuple[SidebarSection, ...]:
     Built once per process for each value of the counters that move with what it shows (module
     states, display options, sections), so a page between two changes runs no statement for it.
     """
-    return _built().get_or_compute(edit, lambda: _build(edit))
+    return _built().get_or_compute(edit, lambda: _caught_up(edit) or _build(edit))
 
 
 def _built() -> state.CountedCache:
@@ -200,6 +212,77 @@ def _build(edit: bool) -> state.Stamped:
                                       for key, label, builtin in ordered if edit or entries[key]), first, seen)
 
 
+# Past this many generations behind, reading every entry costs less than reading the switches since.
+MAX_CATCH_UP = 64
+_SWITCHES = (select(AuditEvent.generation, AuditEvent.slug, AuditEvent.action)
+             .where(AuditEvent.generation > bindparam("after"), AuditEvent.generation <= bindparam("upto")))
+_ENTRIES_OF = (select(*ENTRY_COLUMNS, SHOWN.label("shown_in_sidebar"), *state.stamp_columns("generation", "sidebar"))
+               .where(Module.slug.in_(bindparam("slugs", expanding=True))))
+
+
+def _caught_up(edit: bool) -> state.Stamped | None:
+    """The sidebar at this request's counters, made from one this worker kept at an earlier generation
+    under the same `sidebar` counter by applying the module switches since (`_catch_up`); None: read
+    every entry."""
+    if state.ridden("sidebar") is not state.NOT_READ:
+        return None  # every entry came with the counters: no statement to save
+    found = _catch_up(state.value("generation"), state.value("sidebar"), smallest=SMALL_SIDEBAR)
+    if found is None:
+        return None
+    after, row = found
+    if not edit:
+        after = BuiltSidebar(section for section in after if section.entries)
+    return state.Stamped(after, row, None if row is not None else state.counters())
+
+
+def _catch_up(generation: int, sidebar: int, not_of: str | None = None,
+              smallest: int = 0) -> tuple[BuiltSidebar, object] | None:
+    """The edit mode's sidebar at `generation`, from the latest one this worker kept before it under
+    the `sidebar` counter, and the first entry row read (with the counters it saw): each switch since
+    names in its audit entry the generation it moved the counter to (`audit.record_switch`), and the
+    switched modules' entries are read again, a few rows where a sidebar of thousands of entries took
+    tenths of a second to read and build whole. None (read every entry) unless every generation
+    since is one switch's: anything else that moved the counter (an install, a discovery, switches
+    raced on PostgreSQL) leaves a generation named by no switch, or by two; or when `not_of` was
+    switched since (the caller's own switch, read here as it is after it), or when the kept sidebar
+    has at most `smallest` entries."""
+    def wanted(stamp):
+        return stamp[1] == sidebar and generation - MAX_CATCH_UP <= stamp[0] < generation
+    kept = _built().find(True, wanted)
+    if kept is None:
+        kept = _built().find(False, wanted)
+        if kept is None:
+            return None
+        kept = kept[0], _with_empty_sections(kept[1])
+    (since, _), before = kept
+    if _size(before) <= smallest:
+        return None
+    connection = db.session.connection()
+    switches = connection.execute(_SWITCHES, {"after": since, "upto": generation}).all()
+    if sorted(row.generation for row in switches) != list(range(since + 1, generation + 1)):
+        return None
+    actions: dict[str, set] = {}
+    for row in switches:
+        actions.setdefault(row.slug, set()).add(row.action)
+    if not_of in actions:
+        return None
+    rows = connection.execute(_ENTRIES_OF, {"slugs": sorted(actions)}).all()
+    found = {row.slug: row for row in rows}
+    after = before
+    for slug, done in sorted(actions.items()):
+        # Switched off and on again: its manifest, and its entry's name with it, may have changed between.
+        after = _switched(after, slug, found.get(slug), by_slug={"disabled", "enabled"} <= done)
+    return after, rows[0] if rows else None
+
+
+def _with_empty_sections(shown: tuple[SidebarSection, ...]) -> BuiltSidebar:
+    """The edit mode's sidebar from the pages' one (which leaves out empty sections), kept under the
+    same counters: every section, in order, those left out empty."""
+    by_key = {section.key: section for section in shown}
+    return BuiltSidebar(by_key.get(key) or SidebarSection(key, label, bool(builtin))
+                        for key, label, builtin in section_rows())
+
+
 def build_after_switch(slug: str, entry=NOT_READ) -> tuple[tuple[SidebarSection, ...], tuple | None, str | None]:
     """`build(edit=True)` right after this request switched `slug` on or off and committed, the
     order of `slug`'s entry in it (for `find_entry`; None: look through every entry), and the
@@ -216,6 +299,9 @@ def build_after_switch(slug: str, entry=NOT_READ) -> tuple[tuple[SidebarSection,
     # options or sections (another counter) would put entries back as they were shown before it.
     wanted = None if generation is None else (generation - 1, state.value("sidebar"))
     kept = None if wanted is None else _built().find(True, lambda stamp: stamp == wanted)
+    if kept is None and wanted is not None:  # another worker switched modules since this one kept it
+        found = _catch_up(*wanted, not_of=slug)
+        kept = None if found is None else (wanted, found[0])
     if kept is None:
         built = build(edit=True)
         shown_now = entry is not NOT_READ and entry is not None and entry.shown_in_sidebar
@@ -258,17 +344,21 @@ def place_of(entries: tuple[SidebarEntry, ...], order: tuple) -> int:
     return bisect_right(entries, order, key=_ORDER)
 
 
-def _switched(sections: tuple[SidebarSection, ...], slug: str, row) -> tuple[SidebarSection, ...]:
+def _switched(sections: tuple[SidebarSection, ...], slug: str, row, by_slug: bool = False) -> tuple[SidebarSection, ...]:
     """`sections` (edit mode: every section) without `slug`'s entry, and with it where `row`, its
-    entry as read now, puts it when `row.shown_in_sidebar`. A switch changes neither the position
-    nor the name a disabled module's entry was ordered by, and a disabled module had no entry, so
-    the entry to take out is found by the order `row` gives it."""
-    entry = _entry(row)
-    target = _section_of(row, sections) if row.shown_in_sidebar else None
+    entry as read now, puts it when `row.shown_in_sidebar` (`row` None: the module is gone). A switch
+    changes neither the position nor the name a disabled module's entry was ordered by, and a
+    disabled module had no entry, so the entry to take out is found by the order `row` gives it.
+    `by_slug`: failing that, by its slug (several switches apart, its manifest may have been edited
+    while it was off, and its name with it)."""
+    entry = None if row is None else _entry(row)
+    target = _section_of(row, sections) if row is not None and row.shown_in_sidebar else None
     changed = []
     for section in sections:
         entries = section.entries
-        at = find_entry(entries, slug, entry.order)
+        at = find_entry(entries, slug, entry.order if entry is not None else None)
+        if at is None and by_slug and entry is not None:
+            at = find_entry(entries, slug, None)
         if at is not None:
             entries = entries[:at] + entries[at + 1:]
         if section.key == target:
