@@ -122,7 +122,7 @@ def _entries_json():
 
 
 # A page's sidebar of at most this many entries is read whole when the counters moved (on PostgreSQL
-# with them, in the same statement): one statement, where catching up (`_caught_up`) is two.
+# with them, in the same statement: no round trip of its own, where catching up, `_caught_up`, is one).
 SMALL_SIDEBAR = 200
 
 
@@ -214,10 +214,12 @@ def _build(edit: bool) -> state.Stamped:
 
 # Past this many generations behind, reading every entry costs less than reading the switches since.
 MAX_CATCH_UP = 64
-_SWITCHES = (select(AuditEvent.generation, AuditEvent.slug, AuditEvent.action)
+# The switches since a generation, each with its module's entry as it is now (no module: uninstalled
+# since), in one statement run on the driver's rows.
+_SWITCHES = (select(AuditEvent.generation, AuditEvent.slug.label("switched"), AuditEvent.action, *ENTRY_COLUMNS,
+                    SHOWN.label("shown_in_sidebar"), *state.stamp_columns("generation", "sidebar"))
+             .select_from(AuditEvent).outerjoin(Module, Module.slug == AuditEvent.slug)
              .where(AuditEvent.generation > bindparam("after"), AuditEvent.generation <= bindparam("upto")))
-_ENTRIES_OF = (select(*ENTRY_COLUMNS, SHOWN.label("shown_in_sidebar"), *state.stamp_columns("generation", "sidebar"))
-               .where(Module.slug.in_(bindparam("slugs", expanding=True))))
 
 
 def _caught_up(edit: bool) -> state.Stamped | None:
@@ -241,7 +243,8 @@ def _catch_up(generation: int, sidebar: int, not_of: str | None = None,
     the `sidebar` counter, and the first entry row read (with the counters it saw): each switch since
     names in its audit entry the generation it moved the counter to (`audit.record_switch`), and the
     switched modules' entries are read again, a few rows where a sidebar of thousands of entries took
-    tenths of a second to read and build whole. None (read every entry) unless every generation
+    tenths of a second to read and build whole (the switches and those entries are one statement).
+    None (read every entry) unless every generation
     since is one switch's: anything else that moved the counter (an install, a discovery, switches
     raced on PostgreSQL) leaves a generation named by no switch, or by two; or when `not_of` was
     switched since (the caller's own switch, read here as it is after it), or when the kept sidebar
@@ -257,22 +260,20 @@ def _catch_up(generation: int, sidebar: int, not_of: str | None = None,
     (since, _), before = kept
     if _size(before) <= smallest:
         return None
-    connection = db.session.connection()
-    switches = connection.execute(_SWITCHES, {"after": since, "upto": generation}).all()
+    switches = plain_rows.rows(_SWITCHES, {"after": since, "upto": generation})
     if sorted(row.generation for row in switches) != list(range(since + 1, generation + 1)):
         return None
     actions: dict[str, set] = {}
     for row in switches:
-        actions.setdefault(row.slug, set()).add(row.action)
+        actions.setdefault(row.switched, set()).add(row.action)
     if not_of in actions:
         return None
-    rows = connection.execute(_ENTRIES_OF, {"slugs": sorted(actions)}).all()
-    found = {row.slug: row for row in rows}
+    found = {row.switched: row for row in switches if row.slug is not None}
     after = before
     for slug, done in sorted(actions.items()):
         # Switched off and on again: its manifest, and its entry's name with it, may have changed between.
         after = _switched(after, slug, found.get(slug), by_slug={"disabled", "enabled"} <= done)
-    return after, rows[0] if rows else None
+    return after, switches[0] if switches else None
 
 
 def _with_empty_sections(shown: tuple[SidebarSection, ...]) -> BuiltSidebar:
