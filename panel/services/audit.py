@@ -21,15 +21,17 @@ def record(actor: str, action: str, slug: str | None = None, detail: str = "") -
     """Add an event to the caller's transaction (committed with the change it describes).
     Written at once (or with the other writes of the `writes.together()` block it is in), not at
     the next flush: a toggle then flushes no object at all."""
-    writes.execute(_INSERT, {"at": utcnow(), "actor": actor or "system", "action": action,
-                             "slug": slug, "detail": detail[:2000]})
+    writes.execute(_INSERT, _event(actor, action, slug, detail))
 
 
 def record_switch(actor: str, action: str, slug: str, detail: str = "") -> None:
     """`record` for a module switched on, off or to failed, in the transaction that then moves the
     `generation` counter (`runtime.registry.bump_generation`): the entry names the generation."""
-    writes.execute(_INSERT_SWITCH, {"at": utcnow(), "actor": actor or "system", "action": action,
-                                    "slug": slug, "detail": detail[:2000]})
+    writes.execute(_INSERT_SWITCH, _event(actor, action, slug, detail))
+
+
+def _event(actor: str, action: str, slug: str | None, detail: str) -> dict:
+    return {"at": utcnow(), "actor": actor or "system", "action": action, "slug": slug, "detail": detail[:2000]}
 
 
 def recent(limit: int = 15) -> list[AuditEvent]:

@@ -121,8 +121,8 @@ def _entries_json():
     return select(func.json_agg(ordered)).where(SHOWN).scalar_subquery()
 
 
-# A page's sidebar of at most this many entries is read whole when the counters moved (on PostgreSQL
-# with them, in the same statement: no round trip of its own, where catching up, `_caught_up`, is one).
+# On PostgreSQL a page's sidebar of at most this many entries is read whole with the counters when they
+# moved (no round trip of its own, where catching up, `_caught_up`, is one); a larger one is caught up.
 SMALL_SIDEBAR = 200
 
 
@@ -133,11 +133,7 @@ def _kept_at() -> tuple | None:
     kept = _built().find(False, lambda stamp: True)
     if kept is None:
         return ()
-    return None if _size(kept[1]) > SMALL_SIDEBAR else kept[0]
-
-
-def _size(sections: tuple[SidebarSection, ...]) -> int:
-    return sum(len(section.entries) for section in sections)
+    return None if sum(len(section.entries) for section in kept[1]) > SMALL_SIDEBAR else kept[0]
 
 
 # On PostgreSQL a busy panel's pages (GET requests show the sidebar) would otherwise each read the
@@ -228,17 +224,16 @@ def _caught_up(edit: bool) -> state.Stamped | None:
     every entry."""
     if state.ridden("sidebar") is not state.NOT_READ:
         return None  # every entry came with the counters: no statement to save
-    found = _catch_up(state.value("generation"), state.value("sidebar"), smallest=SMALL_SIDEBAR)
+    found = _catch_up(state.value("generation"), state.value("sidebar"))
     if found is None:
         return None
     after, row = found
     if not edit:
         after = BuiltSidebar(section for section in after if section.entries)
-    return state.Stamped(after, row, None if row is not None else state.counters())
+    return state.Stamped(after, row)
 
 
-def _catch_up(generation: int, sidebar: int, not_of: str | None = None,
-              smallest: int = 0) -> tuple[BuiltSidebar, object] | None:
+def _catch_up(generation: int, sidebar: int, not_of: str | None = None) -> tuple[BuiltSidebar, object] | None:
     """The edit mode's sidebar at `generation`, from the latest one this worker kept before it under
     the `sidebar` counter, and the first entry row read (with the counters it saw): each switch since
     names in its audit entry the generation it moved the counter to (`audit.record_switch`), and the
@@ -247,8 +242,7 @@ def _catch_up(generation: int, sidebar: int, not_of: str | None = None,
     None (read every entry) unless every generation
     since is one switch's: anything else that moved the counter (an install, a discovery, switches
     raced on PostgreSQL) leaves a generation named by no switch, or by two; or when `not_of` was
-    switched since (the caller's own switch, read here as it is after it), or when the kept sidebar
-    has at most `smallest` entries."""
+    switched since (the caller's own switch, read here as it is after it)."""
     def wanted(stamp):
         return stamp[1] == sidebar and generation - MAX_CATCH_UP <= stamp[0] < generation
     kept = _built().find(True, wanted)
@@ -258,8 +252,6 @@ def _catch_up(generation: int, sidebar: int, not_of: str | None = None,
             return None
         kept = kept[0], _with_empty_sections(kept[1])
     (since, _), before = kept
-    if _size(before) <= smallest:
-        return None
     switches = plain_rows.rows(_SWITCHES, {"after": since, "upto": generation})
     if sorted(row.generation for row in switches) != list(range(since + 1, generation + 1)):
         return None
@@ -273,7 +265,7 @@ def _catch_up(generation: int, sidebar: int, not_of: str | None = None,
     for slug, done in sorted(actions.items()):
         # Switched off and on again: its manifest, and its entry's name with it, may have changed between.
         after = _switched(after, slug, found.get(slug), by_slug={"disabled", "enabled"} <= done)
-    return after, switches[0] if switches else None
+    return after, switches[0]  # one at least: the kept sidebar is older than `generation`
 
 
 def _with_empty_sections(shown: tuple[SidebarSection, ...]) -> BuiltSidebar:
