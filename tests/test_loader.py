@@ -104,6 +104,30 @@ def test_fixing_the_file_and_pressing_enable_again_retries(app, admin_client, tm
     assert 'data-module="broken"' in html
 
 
+def test_module_json_edited_by_hand_into_something_unreadable_fails_the_enable_with_one_sentence(app, admin_client,
+                                                                                                   tmp_path):
+    # The code is larger than one read of the file: it must still come in whole.
+    padding = "x" * 150_000
+    install_sample(app, "big", make_module(tmp_path, "big", PAGE % "big" + f"\nPADDING = {padding!r}\n"))
+    manifest = modules_folder(app) / "big" / "module.json"
+    kept = manifest.read_bytes()
+
+    manifest.write_bytes(kept[:-1] + b" " * 70_000 + b"}")  # valid JSON, over the 64 KB limit
+    html = htmx_post(admin_client, "/modules/big/enable").get_data(as_text=True)
+    assert 'data-state="failed"' in html and "module.json is larger than 64 KB." in html
+
+    manifest.unlink()
+    manifest.mkdir()  # a folder where the file was
+    html = htmx_post(admin_client, "/modules/big/enable").get_data(as_text=True)
+    assert 'data-state="failed"' in html and "module.json is missing." in html
+
+    manifest.rmdir()
+    manifest.write_bytes(kept)
+    html = htmx_post(admin_client, "/modules/big/enable").get_data(as_text=True)
+    assert 'id="module-big" data-state="enabled"' in html
+    assert "big works" in admin_client.get("/m/big/").get_data(as_text=True)
+
+
 COUNTS_IMPORTS = '''
 import time
 

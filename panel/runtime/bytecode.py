@@ -15,6 +15,8 @@ import py_compile
 import shutil
 from pathlib import Path
 
+from . import small_files
+
 _HEADER = 16  # magic number, flags, source hash (PEP 552)
 _CHECKED_HASH = (0b11).to_bytes(4, "little")
 _SKIPPED = ("__pycache__", "static")
@@ -48,8 +50,7 @@ def cached_code(path: str, source: bytes):
     """The code compiled from `source` at `path`, as `precompile` kept it; None when none was kept for
     this very source (or for this Python, or for this file where it is now)."""
     try:
-        with open(importlib.util.cache_from_source(path), "rb", buffering=0) as fh:
-            data = fh.readall()
+        data = small_files.read(importlib.util.cache_from_source(path))
     except OSError:
         return None
     if (data[:4] != importlib.util.MAGIC_NUMBER or data[4:8] != _CHECKED_HASH

@@ -11,7 +11,7 @@ import os
 import sys
 from pathlib import Path
 
-from . import bytecode
+from . import bytecode, small_files
 
 
 class _SourceLoader(importlib.abc.SourceLoader):
@@ -23,8 +23,7 @@ class _SourceLoader(importlib.abc.SourceLoader):
         return self.path
 
     def get_data(self, path):
-        with open(path, "rb", buffering=0) as fh:
-            return fh.readall()
+        return small_files.read(path)
 
     def get_code(self, fullname):
         # Not SourceLoader's own look-up of Python's cache (see above), which was a tenth of an import.

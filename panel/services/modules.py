@@ -15,7 +15,7 @@ from ..errors import Conflict, ManifestError, NotFound
 from ..extensions import db
 from ..marketplace import catalog
 from ..models import CatalogEntry, Module, ModuleRecord, UpdatePolicy, utcnow
-from ..runtime import bytecode, plain_rows, writes
+from ..runtime import bytecode, plain_rows, small_files, writes
 from ..runtime.registry import LoadError, bump_generation, describe, load_token, run_module_migrations
 from . import audit, dependencies, licenses, module_counts
 from .locks import is_locked
@@ -160,8 +160,7 @@ def apply_manifest(module: Module, manifest: manifest_mod.Manifest) -> None:
 
 def read_manifest(folder: Path) -> manifest_mod.Manifest:
     try:
-        with open(os.path.join(folder, "module.json"), "rb") as fh:
-            raw = fh.read(manifest_mod.MAX_MANIFEST_BYTES + 1)
+        raw = small_files.read(os.path.join(folder, "module.json"), manifest_mod.MAX_MANIFEST_BYTES + 1)
     except (FileNotFoundError, IsADirectoryError, NotADirectoryError):
         raise ManifestError(_l("module.json is missing.")) from None
     return _parse_manifest(raw)
