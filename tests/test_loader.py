@@ -209,6 +209,50 @@ def test_a_toggle_made_by_another_worker_is_seen_on_the_next_request(app, admin_
     assert 'data-module="hello"' not in other_client.get("/").get_data(as_text=True)
 
 
+LOGS_IMPORTS_AND_HOOKS = '''
+from pathlib import Path
+
+LOG = Path(%r)
+with LOG.open("a") as fh:
+    fh.write("imported\\n")
+
+
+def setup(api):
+    @api.page("/")
+    def index():
+        return "logged works"
+
+    @api.on("disable")
+    def on_disable():
+        with LOG.open("a") as fh:
+            fh.write("disable hook\\n")
+'''
+
+
+def test_a_worker_that_never_served_a_module_runs_its_disable_hook_and_keeps_the_code(app, admin_client, tmp_path):
+    from conftest import sign_in
+    from panel import create_app
+
+    log = tmp_path / "log.txt"
+    install_sample(app, "logged", make_module(tmp_path / "sources", "logged", LOGS_IMPORTS_AND_HOOKS % str(log)))
+    htmx_post(admin_client, "/modules/logged/enable")
+    before = log.read_text().splitlines()
+    assert "disable hook" not in before
+
+    other = create_app({"TESTING": True, "INSTANCE_PATH": app.instance_path, "SECRET_KEY": "test-secret"})
+    other_client = other.test_client()
+    other_client.csrf = sign_in(other_client)
+    html = htmx_post(other_client, "/modules/logged/disable").get_data(as_text=True)
+    assert 'id="module-logged" data-state="disabled"' in html
+    assert log.read_text().splitlines() == [*before, "imported", "disable hook"]
+
+    # Switched on again there, its unchanged code is taken up again, not imported a third time.
+    html = htmx_post(other_client, "/modules/logged/enable").get_data(as_text=True)
+    assert 'id="module-logged" data-state="enabled"' in html
+    assert "logged works" in other_client.get("/m/logged/").get_data(as_text=True)
+    assert log.read_text().splitlines() == [*before, "imported", "disable hook"]
+
+
 def test_a_worker_imports_only_the_modules_it_serves(app, admin_client):
     """A fresh worker asked for one module's page imports that module and no other enabled one (a
     thousand enabled modules would otherwise all be compiled before its first module page)."""

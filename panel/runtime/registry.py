@@ -155,9 +155,11 @@ class Registry:
             self.loaded[loaded.slug] = loaded
             self.dormant.pop(loaded.slug, None)
 
-    def drop(self, slug: str) -> None:
+    def drop(self, slug: str, keep: LoadedModule | None = None) -> None:
+        """Stop serving `slug`; its code (or `keep`, loaded to run its disable hook) is kept dormant."""
         with self.lock:
-            loaded = self.loaded.pop(slug, None)
+            served = self.loaded.pop(slug, None)
+            loaded = keep if keep is not None else served
             if loaded is not None:
                 self.dormant[slug] = loaded
             self.finder.forget(slug)
@@ -168,6 +170,23 @@ class Registry:
             self.drop(slug)
             self.dormant.pop(slug, None)
             forget_templates(slug)
+
+    def for_hook(self, module: Module) -> LoadedModule | None:
+        """The module's code as it is on disk for the row the caller read (and holds), to run one of
+        its hooks: what this worker has loaded when it is that code, else loaded now (not kept as
+        serving: the caller is switching it off). None when it does not load here, which is logged.
+
+        Not `get`, which reads the row again through the ORM: a disable in a worker that had not
+        served the module spent twice as long on that read as on the import (at 1,000 enabled)."""
+        with self.lock:
+            loaded = self.loaded.get(module.slug)
+        if loaded is not None and loaded.token == load_token(module):
+            return loaded
+        try:
+            return self.load(module)
+        except LoadError as exc:
+            log.error("module %s is enabled but failed to load in this worker: %s", module.slug, exc)
+            return None
 
     # keeping in step ------------------------------------------------------------------
     def get(self, slug: str) -> LoadedModule | None:

@@ -16,7 +16,7 @@ from ..extensions import db
 from ..marketplace import catalog
 from ..models import CatalogEntry, Module, ModuleRecord, UpdatePolicy, utcnow
 from ..runtime import bytecode, plain_rows, small_files, writes
-from ..runtime.registry import LoadError, bump_generation, describe, load_token, run_module_migrations
+from ..runtime.registry import LoadError, bump_generation, describe, run_module_migrations
 from . import audit, dependencies, licenses, module_counts
 from .locks import is_locked
 from .sidebar import is_section
@@ -360,9 +360,7 @@ def disable(slug: str, actor: str) -> ModuleRecord:
         raise Conflict(_l("%(name)s is needed by %(others)s; disable those first.", name=module.name,
                           others=", ".join(dependants)))
     reg = registry()
-    loaded = reg.loaded.get(slug)
-    if loaded is None or loaded.token != load_token(module):  # loaded elsewhere, or another version
-        loaded = reg.get(slug)
+    loaded = reg.for_hook(module)  # this worker may never have served it, or served another version
     hook_error = ""
     if loaded is not None:
         try:
@@ -377,7 +375,7 @@ def disable(slug: str, actor: str) -> ModuleRecord:
         bump_generation()
     db.session.commit()
     module_counts.switched("enabled", "disabled")
-    reg.drop(slug)
+    reg.drop(slug, keep=loaded)
     return module
 
 
