@@ -165,6 +165,8 @@ class AuditEvent(db.Model):
     detail: Mapped[str] = mapped_column(Text, default="")
     # A switch's entry: the generation it moved the counter to (services.sidebar catches up by them).
     generation: Mapped[int | None] = mapped_column(Integer, nullable=True, index=True)
+    # And the state it found the module in (services.module_counts catches up by them).
+    from_state: Mapped[str | None] = mapped_column(String(16), nullable=True)
 
 
 class Job(db.Model):

@@ -266,8 +266,9 @@ def test_the_counts_put_into_their_shape_read_as_the_template_renders_them(app):
 def test_the_counts_a_run_of_toggles_answers_with_are_the_counted_ones(app, admin_client, monkeypatch):
     """After the first toggle a worker derives the counts from the ones it kept and the one switch it
     committed, counting nothing, and its answer runs no statement after the commit (the card's catalog
-    and policy were read with the lock); each answer still shows what counting the rows would show, a
-    failed enable and a change from elsewhere included."""
+    and policy were read with the lock); after other workers' switches it catches up on them (their
+    audit entries name the state each found), still counting nothing; after an install in between it
+    counts again. Each answer shows what counting the rows would show, failed enables included."""
     from conftest import htmx_post
     from panel.runtime import plain_rows
     from panel.services import modules
@@ -280,14 +281,20 @@ def test_the_counts_a_run_of_toggles_answers_with_are_the_counted_ones(app, admi
         (statement is cards._SIDE or statement is cards._SIDE_COUNTED) and counted.append(statement is cards._SIDE_COUNTED))
         or real_rows(statement, *args))
     # (slug, action, whether the answer counts, None: either): the first toggle counts, and so does the
-    # first one after another worker's switch; the others read nothing for their card.
+    # first one after an install; the others read nothing for their card.
     steps = [("hello", "enable", True), ("notes", "enable", False), ("broken", "enable", None),
-             ("hello", "disable", False), ("elsewhere", "notes", None), ("hello", "enable", True),
-             ("notes", "enable", False), ("hello", "disable", False)]
+             ("hello", "disable", False), ("elsewhere", "notes", None), ("hello", "enable", False),
+             ("elsewhere", "broken", None), ("elsewhere", "hello", None), ("notes", "enable", False),
+             ("hello", "enable", False), ("installed", "notes_export", None), ("hello", "disable", True),
+             ("broken", "enable", False)]
     for slug, action, counts in steps:
         if slug == "elsewhere":  # another worker's switch: this worker's kept counts are behind
             with app.app_context():
-                modules.disable(action, "other")
+                switch = modules.enable if modules.read(action).state != "enabled" else modules.disable
+                switch(action, "other")
+            continue
+        if slug == "installed":  # not a switch: the counts cannot be caught up past it
+            install_sample(app, action)
             continue
         counted.clear()
         html = htmx_post(admin_client, f"/modules/{slug}/{action}").get_data(as_text=True)
@@ -297,6 +304,40 @@ def test_the_counts_a_run_of_toggles_answers_with_are_the_counted_ones(app, admi
             expected = modules.counts()
         assert shown == {key: expected[key] for key in ("enabled", "disabled", "failed")}, (slug, action)
         assert counts is None or counted == ([True] if counts else []), (slug, action)
+
+
+def test_a_toggle_another_worker_raced_answers_with_the_counts_as_they_are(app, admin_client, monkeypatch):
+    """On SQLite a toggle's read of its module takes no lock: another worker can switch the module
+    between that read and this toggle's write. The counts this worker derives then start from the
+    state its audit entry found under the write lock, not from the one it read."""
+    from conftest import ON_POSTGRES, htmx_post, sign_in
+    from panel import create_app
+    from panel.services import modules
+
+    if ON_POSTGRES:
+        pytest.skip("PostgreSQL locks the row from the toggle's read to its commit: no other switch comes between")
+    for slug in ("hello", "notes"):
+        install_sample(app, slug)
+    htmx_post(admin_client, "/modules/notes/enable")  # this worker keeps the counts
+    other = create_app({"TESTING": True, "INSTANCE_PATH": app.instance_path, "SECRET_KEY": "test-secret"})
+    sign_in(other.test_client())
+    real_require_run = modules.licenses.require_run
+
+    def raced(slug):  # after this toggle read "disabled", the other worker enables the module
+        monkeypatch.setattr(modules.licenses, "require_run", real_require_run)
+        with other.app_context():
+            modules.enable(slug, "other")
+        real_require_run(slug)
+
+    monkeypatch.setattr(modules.licenses, "require_run", raced)
+    html = htmx_post(admin_client, "/modules/hello/enable").get_data(as_text=True)
+    shown = {key: int(n) for key, n in re.findall(
+        r'data-count="(\w+)">\w+ <span class="badge text-bg-light">(\d+)', html)}
+    assert shown == {"enabled": 2, "disabled": 0, "failed": 0}
+    html = htmx_post(admin_client, "/modules/notes/disable").get_data(as_text=True)
+    shown = {key: int(n) for key, n in re.findall(
+        r'data-count="(\w+)">\w+ <span class="badge text-bg-light">(\d+)', html)}
+    assert shown == {"enabled": 1, "disabled": 1, "failed": 0}
 
 
 def test_a_sidebar_entry_filled_into_its_shape_is_the_entry_its_template_renders(app):

@@ -5,11 +5,25 @@ that was 0.3 ms, the largest part of a toggle. So each worker keeps the counts i
 `generation` counter, and a toggle whose commit moved that counter from N-1 to N and nothing else
 (`state.moved_alone`) switched exactly one module from one state to another: the counts at N are
 those kept at N-1 with that one move, and no statement counts anything.
+
+Behind gunicorn the administrator's clicks land on any worker, so the worker toggling often kept the
+counts at an earlier generation: other workers' switches came between. Each switch's audit entry
+names the generation it moved the counter to and the state it found its module in
+(`audit.record_switch`), so the counts kept then are brought up to N-1 by the switches since, read in
+one small statement, when every generation since is exactly one switch's (an install, a discovery or
+switches raced on PostgreSQL leave one named by none or by two: then the toggle counts again).
 """
 
-from ..runtime import state
+from sqlalchemy import bindparam, select
+
+from ..models import AuditEvent
+from ..runtime import plain_rows, state
 
 _KEY = "counts"
+MAX_CATCH_UP = 64  # further behind, counting costs less than reading the switches since
+_TO_STATE = {"enabled": "enabled", "disabled": "disabled", "enable_failed": "failed"}  # a switch's action
+_SWITCHES = select(AuditEvent.generation, AuditEvent.action, AuditEvent.from_state).where(
+    AuditEvent.generation > bindparam("after"), AuditEvent.generation <= bindparam("upto"))
 
 
 def _kept() -> state.CountedCache:
@@ -21,19 +35,40 @@ def keep(counts: dict[str, int], generation: int) -> None:
     _kept().put((generation,), _KEY, counts)
 
 
-def switched(before: str, after: str) -> None:
-    """This request just committed one module's switch from state `before` to `after`: keep the
-    counts it left, when the ones before it are kept."""
+def switched(before: str | None, after: str) -> None:
+    """This request just committed one module's switch from state `before` (as its audit entry found
+    it; None: not known) to `after`: keep the counts it left, when the ones before it are known."""
     generation = state.moved_alone("generation")
-    if generation is None:
+    if generation is None or before is None:
         return
-    kept = _kept().find(_KEY, lambda stamp: stamp[0] == generation - 1)
-    if kept is None:
+    counts = _at(generation - 1)
+    if counts is None:
         return
-    counts = dict(kept[1])
+    counts = dict(counts)
     counts[before] -= 1
     counts[after] += 1
     keep(counts, generation)
+
+
+def _at(generation: int) -> dict[str, int] | None:
+    """The counts at `generation`: kept, or caught up from the latest kept at most `MAX_CATCH_UP`
+    generations before it by the switches since; None when neither can be."""
+    kept = _kept().find(_KEY, lambda stamp: generation - MAX_CATCH_UP <= stamp[0] <= generation)
+    if kept is None:
+        return None
+    (since,), counts = kept
+    if since == generation:
+        return counts
+    switches = plain_rows.rows(_SWITCHES, {"after": since, "upto": generation})
+    if sorted(row.generation for row in switches) != list(range(since + 1, generation + 1)):
+        return None
+    counts = dict(counts)
+    for row in switches:
+        if row.from_state not in _TO_STATE.values() or row.action not in _TO_STATE:
+            return None  # an entry written before the state was recorded
+        counts[row.from_state] -= 1
+        counts[_TO_STATE[row.action]] += 1
+    return counts
 
 
 def after_switch() -> dict[str, int] | None:

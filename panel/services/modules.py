@@ -310,7 +310,6 @@ def enable(slug: str, actor: str) -> ModuleRecord | Module:
         db.session.commit()  # nothing to do: let the row go
         return module
     licenses.require_run(slug)  # a paid module runs only while the license entitles it
-    before = module.state
     folder = Path(current_app.config["MODULES_PATH"]) / slug
     try:
         manifest = read_manifest(folder)
@@ -331,20 +330,20 @@ def enable(slug: str, actor: str) -> ModuleRecord | Module:
     except (LoadError, ManifestError, Exception) as exc:  # noqa: BLE001 — module code is untrusted
         db.session.rollback()
         failed = db.session.get(Module, slug, with_for_update=True)  # the lock went with the rollback
-        failed.state = "failed"
-        failed.error = str(exc) if isinstance(exc, (LoadError, ManifestError)) else describe(exc)
-        audit.record_switch(actor, "enable_failed", slug, failed.error)
+        error = str(exc) if isinstance(exc, (LoadError, ManifestError)) else describe(exc)
+        switch = audit.record_switch(actor, "enable_failed", slug, error)  # before the row changes (see there)
+        failed.state, failed.error = "failed", error
         bump_generation()
         db.session.commit()
-        module_counts.switched(before, "failed")
+        module_counts.switched(switch.from_state, "failed")
         reg.drop(slug)
         return failed
-    with writes.together():  # one statement on PostgreSQL: the row, its audit entry, the counter
+    with writes.together():  # one statement on PostgreSQL: its audit entry, the row, the counter
+        switch = audit.record_switch(actor, "enabled", slug)  # before the row's write (see there)
         module = write(module, **from_manifest, state="enabled", error=None, updated_at=utcnow())
-        audit.record_switch(actor, "enabled", slug)
         bump_generation()
     db.session.commit()
-    module_counts.switched(before, "enabled")
+    module_counts.switched(switch.from_state, "enabled")
     reg.adopt(loaded)
     return module
 
@@ -370,11 +369,11 @@ def disable(slug: str, actor: str) -> ModuleRecord:
             hook_error = describe(exc)
             module = read(slug, lock=True)
     with writes.together():
+        switch = audit.record_switch(actor, "disabled", slug, hook_error and f"disable hook failed: {hook_error}")
         module = write(module, state="disabled", error=None, updated_at=utcnow())
-        audit.record_switch(actor, "disabled", slug, hook_error and f"disable hook failed: {hook_error}")
         bump_generation()
     db.session.commit()
-    module_counts.switched("enabled", "disabled")
+    module_counts.switched(switch.from_state, "disabled")
     reg.drop(slug, keep=loaded)
     return module
 
