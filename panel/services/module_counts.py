@@ -10,20 +10,17 @@ Behind gunicorn the administrator's clicks land on any worker, so the worker tog
 counts at an earlier generation: other workers' switches came between. Each switch's audit entry
 names the generation it moved the counter to and the state it found its module in
 (`audit.record_switch`), so the counts kept then are brought up to N-1 by the switches since, read in
-one small statement, when every generation since is exactly one switch's (an install, a discovery or
-switches raced on PostgreSQL leave one named by none or by two: then the toggle counts again).
+the statement the sidebar's catch-up reads them with (`sidebar.switches_since`, once per request),
+when every generation since is exactly one switch's (an install, a discovery or switches raced on
+PostgreSQL leave one named by none or by two: then the toggle counts again).
 """
 
-from sqlalchemy import bindparam, select
-
-from ..models import AuditEvent
-from ..runtime import plain_rows, state
+from ..runtime import state
+from .sidebar import switches_since
 
 _KEY = "counts"
 MAX_CATCH_UP = 64  # further behind, counting costs less than reading the switches since
 _TO_STATE = {"enabled": "enabled", "disabled": "disabled", "enable_failed": "failed"}  # a switch's action
-_SWITCHES = select(AuditEvent.generation, AuditEvent.action, AuditEvent.from_state).where(
-    AuditEvent.generation > bindparam("after"), AuditEvent.generation <= bindparam("upto"))
 
 
 def _kept() -> state.CountedCache:
@@ -33,6 +30,16 @@ def _kept() -> state.CountedCache:
 def keep(counts: dict[str, int], generation: int) -> None:
     """`counts` as they were when `generation` had that value (read in the same statement)."""
     _kept().put((generation,), _KEY, counts)
+
+
+def catch_up() -> None:
+    """Before a switch writes anything: the counts at the generation this request read, caught up
+    now if they must be (so the statement runs in the transaction the switch has open, not after
+    its commit on a connection of its own; the sidebar's catch-up finds the switches read)."""
+    generation = state.value("generation")
+    counts = _at(generation)
+    if counts is not None:
+        keep(counts, generation)
 
 
 def switched(before: str | None, after: str) -> None:
@@ -59,7 +66,7 @@ def _at(generation: int) -> dict[str, int] | None:
     (since,), counts = kept
     if since == generation:
         return counts
-    switches = plain_rows.rows(_SWITCHES, {"after": since, "upto": generation})
+    switches = switches_since(since, generation)  # read with their sidebar entries: the sidebar catches up next
     if sorted(row.generation for row in switches) != list(range(since + 1, generation + 1)):
         return None
     counts = dict(counts)

@@ -310,6 +310,7 @@ def enable(slug: str, actor: str) -> ModuleRecord | Module:
         db.session.commit()  # nothing to do: let the row go
         return module
     licenses.require_run(slug)  # a paid module runs only while the license entitles it
+    module_counts.catch_up()
     folder = Path(current_app.config["MODULES_PATH"]) / slug
     try:
         manifest = read_manifest(folder)
@@ -358,6 +359,7 @@ def disable(slug: str, actor: str) -> ModuleRecord:
     if dependants:
         raise Conflict(_l("%(name)s is needed by %(others)s; disable those first.", name=module.name,
                           others=", ".join(dependants)))
+    module_counts.catch_up()
     reg = registry()
     loaded = reg.for_hook(module)  # this worker may never have served it, or served another version
     hook_error = ""

@@ -6,6 +6,7 @@ from dataclasses import dataclass
 from operator import attrgetter
 from typing import NamedTuple
 
+from flask import g, has_request_context
 from flask_babel import lazy_gettext as _l
 from sqlalchemy import and_, bindparam, func, select
 
@@ -210,12 +211,27 @@ def _build(edit: bool) -> state.Stamped:
 
 # Past this many generations behind, reading every entry costs less than reading the switches since.
 MAX_CATCH_UP = 64
-# The switches since a generation, each with its module's entry as it is now (no module: uninstalled
-# since), in one statement run on the driver's rows.
-_SWITCHES = (select(AuditEvent.generation, AuditEvent.slug.label("switched"), AuditEvent.action, *ENTRY_COLUMNS,
-                    SHOWN.label("shown_in_sidebar"), *state.stamp_columns("generation", "sidebar"))
+# The switches since a generation, each with the state it found its module in and its module's entry
+# as it is now (no module: uninstalled since), in one statement run on the driver's rows.
+_SWITCHES = (select(AuditEvent.generation, AuditEvent.slug.label("switched"), AuditEvent.action,
+                    AuditEvent.from_state, *ENTRY_COLUMNS, SHOWN.label("shown_in_sidebar"),
+                    *state.stamp_columns("generation", "sidebar"))
              .select_from(AuditEvent).outerjoin(Module, Module.slug == AuditEvent.slug)
              .where(AuditEvent.generation > bindparam("after"), AuditEvent.generation <= bindparam("upto")))
+_READ_SWITCHES = "_panel_switches_read"
+
+
+def switches_since(after: int, upto: int) -> list:
+    """The module switches that moved the `generation` counter past `after`, up to `upto`: rows of
+    `_SWITCHES`, read once per request for a range. A toggle on a worker behind catches up on the
+    same switches twice, for the counts above the list (services.module_counts) and for the sidebar."""
+    found = g.get(_READ_SWITCHES) if has_request_context() else None
+    if found is not None and found[0] == (after, upto):
+        return found[1]
+    rows = plain_rows.rows(_SWITCHES, {"after": after, "upto": upto})
+    if has_request_context():
+        g._panel_switches_read = ((after, upto), rows)
+    return rows
 
 
 def _caught_up(edit: bool) -> state.Stamped | None:
@@ -252,7 +268,7 @@ def _catch_up(generation: int, sidebar: int, not_of: str | None = None) -> tuple
             return None
         kept = kept[0], _with_empty_sections(kept[1])
     (since, _), before = kept
-    switches = plain_rows.rows(_SWITCHES, {"after": since, "upto": generation})
+    switches = switches_since(since, generation)
     if sorted(row.generation for row in switches) != list(range(since + 1, generation + 1)):
         return None
     actions: dict[str, set] = {}
