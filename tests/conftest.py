@@ -187,6 +187,12 @@ def htmx_post(client, path, data=None, token=None, **headers):
                                                       "X-CSRFToken": token or client.csrf, **headers})
 
 
+def shown_counts(html: str) -> dict[str, int]:
+    """The counts above the list as a page or a toggle's answer shows them, by state."""
+    return {state: int(n) for state, n in re.findall(
+        r'data-count="(\w+)">[^<]*<span class="badge[^"]*">(\d+)</span>', html)}
+
+
 def make_menu_module(folder: Path, slug: str, label: str, section: str = "tools") -> Path:
     """A minimal module of our own (a page and a sidebar entry), independent of the samples' code."""
     folder.mkdir(parents=True)

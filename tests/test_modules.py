@@ -10,7 +10,7 @@ import pytest
 from installer_kit import package
 from test_upload import token_of, upload, version_of
 
-from conftest import SOURCES, htmx_post, install_sample
+from conftest import SOURCES, htmx_post, install_sample, shown_counts
 from panel.extensions import db
 from panel.models import Module
 from panel.services import modules as module_service
@@ -98,11 +98,6 @@ def test_enable_answers_with_the_card_and_the_sidebar_and_nothing_more(hello):
 def test_a_failed_enable_also_answers_with_card_and_sidebar(app, hello):
     install_sample(app, "broken")
     assert_card_and_sidebar_only(htmx_post(hello, "/modules/broken/enable"), "broken", "failed")
-
-
-def shown_counts(html: str) -> dict[str, int]:
-    return {state: int(n) for state, n in re.findall(
-        r'data-count="(\w+)">[^<]*<span class="badge[^"]*">(\d+)</span>', html)}
 
 
 def test_the_counts_in_each_toggle_answer_are_the_rows_in_each_state(app, hello):

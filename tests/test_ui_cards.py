@@ -11,7 +11,7 @@ from jinja2 import meta
 from sqlalchemy import text
 from sqlalchemy.orm.attributes import flag_modified
 
-from conftest import install_sample
+from conftest import install_sample, shown_counts
 from license_kit import pin_key, store_token, trial
 from panel.extensions import db
 from panel.marketplace import catalog
@@ -298,8 +298,7 @@ def test_the_counts_a_run_of_toggles_answers_with_are_the_counted_ones(app, admi
             continue
         counted.clear()
         html = htmx_post(admin_client, f"/modules/{slug}/{action}").get_data(as_text=True)
-        shown = {key: int(n) for key, n in re.findall(
-            r'data-count="(\w+)">\w+ <span class="badge text-bg-light">(\d+)', html)}
+        shown = shown_counts(html)
         with app.app_context():
             expected = modules.counts()
         assert shown == {key: expected[key] for key in ("enabled", "disabled", "failed")}, (slug, action)
@@ -331,12 +330,10 @@ def test_a_toggle_another_worker_raced_answers_with_the_counts_as_they_are(app, 
 
     monkeypatch.setattr(modules.licenses, "require_run", raced)
     html = htmx_post(admin_client, "/modules/hello/enable").get_data(as_text=True)
-    shown = {key: int(n) for key, n in re.findall(
-        r'data-count="(\w+)">\w+ <span class="badge text-bg-light">(\d+)', html)}
+    shown = shown_counts(html)
     assert shown == {"enabled": 2, "disabled": 0, "failed": 0}
     html = htmx_post(admin_client, "/modules/notes/disable").get_data(as_text=True)
-    shown = {key: int(n) for key, n in re.findall(
-        r'data-count="(\w+)">\w+ <span class="badge text-bg-light">(\d+)', html)}
+    shown = shown_counts(html)
     assert shown == {"enabled": 1, "disabled": 1, "failed": 0}
 
 
