@@ -2,8 +2,8 @@
 served again by that worker, in the same run.
 
 Each module is a folder with its module.json and a 9 KB `__init__.py` (forty small functions and a page),
-compiled as an install compiles it, and its row, all enabled. A fresh worker (another app object on the same instance folder and database)
-signs in and asks for one random module's page: it imports that module and no other, so its first
+compiled as an install compiles it, and its row, all enabled. A fresh worker (another app object on the
+same instance folder and database) signs in and asks for one random module's page: it imports that module and no other, so its first
 page should cost about what a page costs at any number of modules. Figures: min/median/max over 3
 fresh workers at each size, the ratio of the medians, and the modules each worker had imported.
 

@@ -182,6 +182,10 @@ class Registry:
             loaded = self.loaded.get(module.slug)
         if loaded is not None and loaded.token == load_token(module):
             return loaded
+        return self._load_or_log(module)
+
+    def _load_or_log(self, module: Module) -> LoadedModule | None:
+        """`load`, or None when the module's code fails to load here (logged: its row says enabled)."""
         try:
             return self.load(module)
         except LoadError as exc:
@@ -193,8 +197,8 @@ class Registry:
         """`slug`'s code as this worker should serve it now, loaded on first use; None when the module
         is not enabled (or its code failed to load here, which is logged).
 
-        Only the module asked for is looked at: a worker serving one module's page, or disabling one,
-        never imports the others. Loading every enabled module took a fresh worker's first module page
+        Only the module asked for is looked at: a worker serving one module's page never imports the
+        others. Loading every enabled module took a fresh worker's first module page
         1.9 s at a thousand modules of 9 KB each (importing compiles each file; `bench/module_page.py`),
         and grew with them."""
         generation = current_generation()
@@ -207,10 +211,9 @@ class Registry:
                 self.drop(slug)
             elif loaded is None or loaded.token != load_token(module):
                 self.drop(slug)
-                try:
-                    self.adopt(self.load(module))
-                except LoadError as exc:
-                    log.error("module %s is enabled but failed to load in this worker: %s", slug, exc)
+                found = self._load_or_log(module)
+                if found is not None:
+                    self.adopt(found)
             self.checked[slug] = generation
             return self.loaded.get(slug)
 

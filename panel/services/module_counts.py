@@ -16,10 +16,9 @@ PostgreSQL leave one named by none or by two: then the toggle counts again).
 """
 
 from ..runtime import state
-from .sidebar import switches_since
+from .sidebar import MAX_CATCH_UP, switches_since
 
 _KEY = "counts"
-MAX_CATCH_UP = 64  # further behind, counting costs less than reading the switches since
 _TO_STATE = {"enabled": "enabled", "disabled": "disabled", "enable_failed": "failed"}  # a switch's action
 
 
@@ -36,10 +35,7 @@ def catch_up() -> None:
     """Before a switch writes anything: the counts at the generation this request read, caught up
     now if they must be (so the statement runs in the transaction the switch has open, not after
     its commit on a connection of its own; the sidebar's catch-up finds the switches read)."""
-    generation = state.value("generation")
-    counts = _at(generation)
-    if counts is not None:
-        keep(counts, generation)
+    _at(state.value("generation"))
 
 
 def switched(before: str | None, after: str) -> None:
@@ -58,8 +54,8 @@ def switched(before: str | None, after: str) -> None:
 
 
 def _at(generation: int) -> dict[str, int] | None:
-    """The counts at `generation`: kept, or caught up from the latest kept at most `MAX_CATCH_UP`
-    generations before it by the switches since; None when neither can be."""
+    """The counts at `generation`: kept, or caught up (and then kept) from the latest kept at most
+    `MAX_CATCH_UP` generations before it by the switches since; None when neither can be."""
     kept = _kept().find(_KEY, lambda stamp: generation - MAX_CATCH_UP <= stamp[0] <= generation)
     if kept is None:
         return None
@@ -75,6 +71,7 @@ def _at(generation: int) -> dict[str, int] | None:
             return None  # an entry written before the state was recorded
         counts[row.from_state] -= 1
         counts[_TO_STATE[row.action]] += 1
+    keep(counts, generation)
     return counts
 
 

@@ -130,7 +130,7 @@ SMALL_SIDEBAR = 200
 def _kept_at() -> tuple | None:
     """The counters of the sidebar this worker keeps, for the entries to come with the counters
     when they moved since (another worker switched a module); None: not wanted, since the kept one
-    is large, and the switches since cost two small statements where every entry is a large one."""
+    is large, and the switches since cost one small statement where every entry is a large one."""
     kept = _built().find(False, lambda stamp: True)
     if kept is None:
         return ()
@@ -209,7 +209,8 @@ def _build(edit: bool) -> state.Stamped:
                                       for key, label, builtin in ordered if edit or entries[key]), first, seen)
 
 
-# Past this many generations behind, reading every entry costs less than reading the switches since.
+# Past this many generations behind, reading every entry (or counting the modules, services.module_counts)
+# costs less than reading the switches since.
 MAX_CATCH_UP = 64
 # The switches since a generation, each with the state it found its module in and its module's entry
 # as it is now (no module: uninstalled since), in one statement run on the driver's rows.
@@ -230,7 +231,7 @@ def switches_since(after: int, upto: int) -> list:
         return found[1]
     rows = plain_rows.rows(_SWITCHES, {"after": after, "upto": upto})
     if has_request_context():
-        g._panel_switches_read = ((after, upto), rows)
+        setattr(g, _READ_SWITCHES, ((after, upto), rows))
     return rows
 
 
@@ -255,10 +256,10 @@ def _catch_up(generation: int, sidebar: int, not_of: str | None = None) -> tuple
     names in its audit entry the generation it moved the counter to (`audit.record_switch`), and the
     switched modules' entries are read again, a few rows where a sidebar of thousands of entries took
     tenths of a second to read and build whole (the switches and those entries are one statement).
-    None (read every entry) unless every generation
-    since is one switch's: anything else that moved the counter (an install, a discovery, switches
-    raced on PostgreSQL) leaves a generation named by no switch, or by two; or when `not_of` was
-    switched since (the caller's own switch, read here as it is after it)."""
+    None (read every entry) unless every generation since is one switch's: anything else that moved
+    the counter (an install, a discovery, switches raced on PostgreSQL) leaves a generation named by
+    no switch, or by two; or when `not_of` was switched since (the caller's own switch, read here as
+    it is after it)."""
     def wanted(stamp):
         return stamp[1] == sidebar and generation - MAX_CATCH_UP <= stamp[0] < generation
     kept = _built().find(True, wanted)
